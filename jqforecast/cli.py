@@ -1,0 +1,162 @@
+"""The ``jqforecast`` command line (typer).
+
+Exit codes (all commands): 0 success; 1 invalid input data (the problems are listed on
+stderr); 2 model failure or poor convergence diagnostics; 3 output error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jqforecast.data.errors import DataWarning, ValidationError
+
+EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="jqforecast",
+    help=__doc__,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Build and inspect the bundled dataset.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _report_invalid(exc: ValidationError) -> None:
+    err.print(f"[bold red]invalid input data[/]: {len(exc.problems)} problem(s)")
+    for problem in exc.problems:
+        err.print(f"  - {problem}", markup=False, highlight=False)
+
+
+@contextlib.contextmanager
+def _data_warnings_to_stderr() -> Iterator[None]:
+    """Show data warnings as one clean line each on stderr (not Python's warning format)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, DataWarning):
+                    err.print(f"[yellow]warning[/]: {w.message}", highlight=False)
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="CSV/XLSX files or folders to check.")],
+) -> None:
+    """Validate data files; exit 0 if valid, 1 if not (every problem listed on stderr)."""
+    from jqforecast.data import load
+
+    with _data_warnings_to_stderr():
+        try:
+            table = load(paths)
+        except ValidationError as exc:
+            _report_invalid(exc)
+            raise typer.Exit(EXIT_DATA) from None
+        except FileNotFoundError as exc:
+            err.print(f"[bold red]{exc}[/]")
+            raise typer.Exit(EXIT_DATA) from None
+    out.print(
+        f"valid: {len(table)} rows, {table.groupby(['metric', 'industry']).ngroups} series, "
+        f"status {table['status'].value_counts().to_dict()}"
+    )
+
+
+@data_app.command("build")
+def data_build(
+    raw: Annotated[Path | None, typer.Option(help="Raw data folder (default data/raw).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default data/processed).")
+    ] = None,
+) -> None:
+    """Validate data/raw and write data/processed/observations.parquet (atomically)."""
+    from jqforecast.data.store import build
+
+    try:
+        with _data_warnings_to_stderr():
+            table, path = build(raw, out_dir)
+    except ValidationError as exc:
+        _report_invalid(exc)
+        err.print("data/processed was left unchanged")
+        raise typer.Exit(EXIT_DATA) from None
+    except OSError as exc:
+        err.print(f"[bold red]output error[/]: {exc}")
+        raise typer.Exit(EXIT_OUTPUT) from None
+    out.print(f"wrote {path} ({len(table)} rows)")
+
+
+@data_app.command("derive")
+def data_derive(
+    check: Annotated[
+        bool, typer.Option(help="Only check that data/raw/jinqiao_park.csv is up to date.")
+    ] = False,
+) -> None:
+    """Re-derive data/raw/jinqiao_park.csv from data/raw/inputs (figures + assumptions)."""
+    import pandas as pd
+
+    from jqforecast._io import write_csv
+    from jqforecast.data.derive import derive_default
+    from jqforecast.paths import default_data_file
+
+    derived = derive_default()
+    target = default_data_file()
+    if check:
+        current = pd.read_csv(target)
+        same = len(current) == len(derived) and current["value"].round(6).tolist() == \
+            derived["value"].round(6).tolist()
+        out.print("up to date" if same else "OUT OF DATE: run `jqforecast data derive`")
+        raise typer.Exit(EXIT_OK if same else EXIT_DATA)
+    write_csv(target, derived)
+    out.print(f"wrote {target} ({len(derived)} rows)")
+
+
+@data_app.command("show")
+def data_show(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files (default: bundled).")] = None,
+) -> None:
+    """Print the series in a dataset: points, years, status."""
+    import jqforecast
+
+    table = jqforecast.load(paths) if paths else jqforecast.load_default()
+    grid = Table("series", "unit", "years", "points", "status")
+    for (metric, industry), g in table.groupby(["metric", "industry"]):
+        grid.add_row(
+            f"{metric}/{industry}",
+            g["unit"].iloc[0],
+            f"{g['year'].min()}–{g['year'].max()}",
+            str(len(g)),
+            ", ".join(sorted(set(g["status"]))),
+        )
+    out.print(grid)
+
+
+@app.command("targets")
+def list_targets(
+    file: Annotated[Path | None, typer.Option(help="Extra targets YAML file.")] = None,
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """List the targets (default: the seven of 浦府〔2025〕43号, plus any from --file)."""
+    from jqforecast import targets
+
+    grid = Table("id", "target", "measure", "firmness", "kind")
+    for t in targets.load(file).values():
+        grid.add_row(t.id, t.describe(lang), str(t.measure), t.firmness,
+                     "modelled" if t.modelled else "elicited")
+    out.print(grid)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())

@@ -28,3 +28,8 @@ def load_default(warn: bool = False):
 
 
 __all__ = ["ValidationError", "__version__", "load", "load_default"]
+
+from jqforecast.engine import forecast  # noqa: E402
+from jqforecast.result import Forecast  # noqa: E402
+
+__all__ += ["Forecast", "forecast"]

@@ -149,7 +149,7 @@ def normalise(raw: pd.DataFrame, file: str = "<frame>") -> tuple[pd.DataFrame, l
     ['ic', 2023, 2.5, '亿元', 25000.0, '万元']
     """
     names = {c: canonical_column(c) for c in raw.columns if not str(c).startswith("_")}
-    df = raw.rename(columns=names)
+    df = raw.rename(columns=names).reset_index(drop=True)
     if "_file" not in df:
         df["_file"] = file
     if "_row" not in df:

@@ -1,0 +1,251 @@
+"""Statistical models for short annual series (thin adapters over statsmodels).
+
+Each works on the unconstrained scale (logs, logits) given by the driver and simulates sample
+paths from its fitted error model. Short series make parameter uncertainty as large as process
+noise, so where the model is simple enough (random walk with drift, Theta) the paths also draw
+the parameters from their sampling distribution; for the state-space models the residual scale
+is corrected for the degrees of freedom used. Remaining over-confidence is measured by the
+backtests and corrected by :mod:`jqforecast.models.calibration`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.tsa.forecasting.theta import ThetaModel
+from statsmodels.tsa.statespace.sarimax import SARIMAX
+from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+from jqforecast.models.base import Model
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """statsmodels warns on every short-series fit (convergence, frequency); we check results."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _dof_inflation(n: int, k: int) -> float:
+    """Scale factor sqrt(n / (n - k)) for a residual sd estimated with k parameters."""
+    return float(np.sqrt(n / max(n - k, 1)))
+
+
+class RandomWalkDrift(Model):
+    """Random walk with drift, Bayesian with conjugate priors (Student-t-like predictive).
+
+    ``y_t = y_{t-1} + c + σ ε_t``. Gaps are handled exactly: a step over ``g`` years has mean
+    ``c g`` and variance ``σ² g``. Paths draw ``σ²`` from its scaled inverse-χ² posterior and
+    ``c`` from its normal posterior given ``σ²``, so parameter uncertainty widens the paths.
+
+    With 3–5 points the data alone pin down ``σ`` very poorly (one or two degrees of freedom
+    give a Cauchy-like predictive with absurd tails), so weak priors carry the information a
+    forecaster brings: ``σ² ~ Scaled-Inv-χ²(prior_dof, prior_scale²)`` and
+    ``c ~ N(drift_mean, drift_sd²)``. With long series the data dominate.
+
+    Parameters
+    ----------
+    damping : float
+        Multiplies the drift each year ahead (1 = undamped).
+    prior_dof, prior_scale : float
+        Prior pseudo-observations and scale of the annual volatility on the model scale
+        (0.10 = about 10% a year on logs). ``prior_dof=0`` gives the flat-prior predictive.
+    drift_mean, drift_sd : float
+        Prior of the annual drift on the model scale.
+    """
+
+    name = "rw_drift"
+    min_points = 3
+    handles_gaps = True
+
+    def __init__(
+        self,
+        damping: float = 1.0,
+        prior_dof: float = 3.0,
+        prior_scale: float = 0.10,
+        drift_mean: float = 0.0,
+        drift_sd: float = 0.20,
+    ):
+        self.damping = damping
+        self.prior_dof = prior_dof
+        self.prior_scale = prior_scale
+        self.drift_mean = drift_mean
+        self.drift_sd = drift_sd
+
+    def fit(self, history: pd.Series) -> Self:
+        y = self._check_history(history)
+        t = np.flatnonzero(np.isfinite(y)).astype(float)
+        obs = y[np.isfinite(y)]
+        gaps = np.diff(t)
+        steps = np.diff(obs)
+        span = t[-1] - t[0]
+        self.drift_ = float((obs[-1] - obs[0]) / span)
+        m = len(steps)
+        resid = (steps - self.drift_ * gaps) / np.sqrt(gaps)
+        data_dof = m - 1
+        self.dof_ = float(self.prior_dof + data_dof)
+        if self.dof_ <= 0:
+            raise ValueError("rw_drift with prior_dof=0 needs at least 3 points with 2 steps")
+        ss = float(resid @ resid) + self.prior_dof * self.prior_scale**2
+        self.sigma2_ = max(ss / self.dof_, 1e-10)
+        self.span_ = float(span)
+        self.last_ = float(obs[-1])
+        self.ahead_ = float(len(y) - 1 - t[-1])  # years between last observation and series end
+        return self
+
+    def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+        self._check_fitted()
+        sigma2 = self.sigma2_ * self.dof_ / rng.chisquare(self.dof_, size=(draws, 1))
+        # drift | σ²: precision-weighted mix of the prior and the data estimate (var σ²/span)
+        prec = self.span_ / sigma2 + 1.0 / self.drift_sd**2
+        mean = (self.drift_ * self.span_ / sigma2 + self.drift_mean / self.drift_sd**2) / prec
+        drift = mean + rng.standard_normal((draws, 1)) / np.sqrt(prec)
+        steps_ahead = int(self.ahead_) + horizon
+        damp = self.damping ** np.arange(1, steps_ahead + 1)
+        shocks = np.sqrt(sigma2) * rng.standard_normal((draws, steps_ahead))
+        paths = self.last_ + np.cumsum(drift * damp + shocks, axis=1)
+        return paths[:, -horizon:]
+
+
+class _StateSpace(Model):
+    """Shared simulate for statsmodels results objects with ``simulate(anchor="end")``."""
+
+    def _simulate_results(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+        self._check_fitted()
+        with _quiet():
+            sims = self.results_.simulate(
+                nsimulations=horizon, repetitions=draws, anchor="end", rng=rng
+            )
+            mean = np.asarray(self.results_.forecast(horizon)).reshape(horizon, 1)
+        sims = np.asarray(sims).reshape(horizon, draws)
+        # Widen around the point forecast for the degrees of freedom the fit used up.
+        return (mean + (sims - mean) * self.inflation_).T
+
+    def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+        return self._simulate_results(horizon, draws, rng)
+
+
+class DampedETS(_StateSpace):
+    """Additive damped-trend exponential smoothing, ETS(A,Ad,N), on the unconstrained scale."""
+
+    name = "ets_damped"
+    min_points = 6
+
+    def __init__(self):
+        pass
+
+    def fit(self, history: pd.Series) -> Self:
+        y = self._check_history(history)
+        with _quiet():
+            self.results_ = ETSModel(y, error="add", trend="add", damped_trend=True).fit(
+                disp=False
+            )
+        self.inflation_ = _dof_inflation(len(y), 5)
+        return self
+
+
+class AutoARIMA(_StateSpace):
+    """Small ARIMA with drift chosen by AICc among (0,1,0), (1,1,0), (0,1,1), (1,1,1).
+
+    A Kalman-filter fit, so missing years inside the series are handled.
+    """
+
+    name = "arima"
+    min_points = 6
+    handles_gaps = True
+    ORDERS = ((0, 1, 0), (1, 1, 0), (0, 1, 1), (1, 1, 1))
+
+    def __init__(self):
+        pass
+
+    def fit(self, history: pd.Series) -> Self:
+        y = self._check_history(history)
+        n = int(np.isfinite(y).sum())
+        best = None
+        with _quiet():
+            for order in self.ORDERS:
+                k = sum(order[::2]) + 2  # AR + MA + drift + variance
+                if n - k < 3:
+                    continue
+                res = SARIMAX(y, order=order, trend="c").fit(disp=False)
+                if np.isfinite(res.aicc) and (best is None or res.aicc < best[0]):
+                    best = (res.aicc, order, res, k)
+        if best is None:
+            raise ValueError("no ARIMA order could be fitted")
+        _, self.order_, self.results_, k = best
+        self.inflation_ = _dof_inflation(n - 1, k)
+        return self
+
+
+class LocalLinearTrend(_StateSpace):
+    """Local linear trend (level and slope both random walks), UnobservedComponents.
+
+    Handles missing years through the Kalman filter.
+    """
+
+    name = "local_linear_trend"
+    min_points = 6
+    handles_gaps = True
+
+    def __init__(self):
+        pass
+
+    def fit(self, history: pd.Series) -> Self:
+        y = self._check_history(history)
+        with _quiet():
+            self.results_ = UnobservedComponents(y, level="local linear trend").fit(disp=False)
+        self.inflation_ = _dof_inflation(int(np.isfinite(y).sum()), 3)
+        return self
+
+
+class Theta(Model):
+    """The Theta method (SES with drift, Hyndman & Billah 2003), simulated exactly.
+
+    statsmodels' ``ThetaModel`` gives the point forecast and the SES parameters; paths are
+    ``ŷ_h + Σ_{j<h} α ε_j + ε_h`` with ``ε ~ N(0, σ²)``, the SES error structure, and the
+    drift drawn from its sampling distribution.
+    """
+
+    name = "theta"
+    min_points = 4
+
+    def __init__(self):
+        pass
+
+    def fit(self, history: pd.Series) -> Self:
+        y = self._check_history(history)
+        with _quiet():
+            self.results_ = ThetaModel(y, period=1, deseasonalize=False).fit()
+        self.alpha_ = float(np.clip(self.results_.params["alpha"], 1e-4, 1.0))
+        n = len(y)
+        self.sigma2_ = float(self.results_.sigma2) * n / max(n - 3, 1)
+        self.n_ = n
+        return self
+
+    def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+        self._check_fitted()
+        with _quiet():
+            mean = np.asarray(self.results_.forecast(horizon, theta=2)).reshape(1, horizon)
+        sd = np.sqrt(self.sigma2_)
+        eps = sd * rng.standard_normal((draws, horizon))
+        carried = np.cumsum(eps, axis=1) - eps  # Σ_{j<h} ε_j
+        # drift uncertainty: se of the OLS slope of a linear trend over n points
+        slope_sd = sd * np.sqrt(12.0 / (self.n_ * (self.n_**2 - 1)))
+        drift = slope_sd * rng.standard_normal((draws, 1)) * np.arange(1, horizon + 1)
+        return mean + self.alpha_ * carried + eps + drift
+
+
+STATISTICAL_MODELS: tuple[type[Model], ...] = (
+    RandomWalkDrift,
+    DampedETS,
+    AutoARIMA,
+    Theta,
+    LocalLinearTrend,
+)

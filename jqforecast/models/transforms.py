@@ -1,0 +1,44 @@
+"""Map each data type to an unconstrained scale where the models work, and back.
+
+positive levels and flows → log; counts → log(c + ½) and back to whole, non-negative numbers;
+ratios in (0, 1) → logit. Models simulate on the unconstrained scale, so back-transformed
+paths always respect the data type (no negative revenue, no ratio above one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jqforecast.data.metrics import Kind
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Forward and inverse transform for one data type."""
+
+    kind: Kind
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Data scale → unconstrained scale."""
+        x = np.asarray(x, dtype=float)
+        if self.kind is Kind.RATIO:
+            p = np.clip(x, _EPS, 1 - _EPS)
+            return np.log(p) - np.log1p(-p)
+        if self.kind in (Kind.COUNT, Kind.FLOW):
+            return np.log(x + 0.5)
+        return np.log(np.maximum(x, _EPS))
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        """Unconstrained scale → data scale (counts rounded to whole, non-negative numbers)."""
+        z = np.asarray(z, dtype=float)
+        if self.kind is Kind.RATIO:
+            return 1.0 / (1.0 + np.exp(-z))
+        if self.kind is Kind.COUNT:
+            return np.maximum(np.round(np.exp(z) - 0.5), 0.0)
+        if self.kind is Kind.FLOW:
+            return np.maximum(np.exp(z) - 0.5, 0.0)
+        return np.exp(z)

@@ -1,0 +1,165 @@
+"""``Forecast``: labelled joint sample paths ``(draw, series, year)`` and what you can do with them.
+
+Draw ``i`` of every series comes from the same joint draw, so any quantity computed draw by
+draw (a sum over industries, a ratio of two metrics, an addition over years) has a proper
+distribution: use :meth:`Forecast.derive` or :meth:`Forecast.values`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from jqforecast._io import write_atomic
+
+
+def series_id(metric: str, industry: str) -> str:
+    """The id of a series: ``"metric/industry"``."""
+    return f"{metric}/{industry}"
+
+
+@dataclass
+class Forecast:
+    """Joint sample paths with their history and how they were made.
+
+    Attributes
+    ----------
+    paths : xarray.DataArray
+        dims ``(draw, series, year)``; for years already observed the draws hold the observed
+        value (times the shared derivation factor for derived data, see ``meta``).
+    history : DataFrame
+        The observations the forecast was fitted on (the long table).
+    meta : dict
+        ``models``, ``weights``, ``diagnostics``, ``seed``, ``draws``, ``units`` and notes on
+        which sources of uncertainty the paths include.
+    """
+
+    paths: xr.DataArray
+    history: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- access
+    @property
+    def series(self) -> list[str]:
+        """Series ids in the forecast."""
+        return [str(s) for s in self.paths.coords["series"].values]
+
+    @property
+    def years(self) -> list[int]:
+        """Years covered by the paths."""
+        return [int(y) for y in self.paths.coords["year"].values]
+
+    @property
+    def n_draws(self) -> int:
+        """Number of joint draws."""
+        return int(self.paths.sizes["draw"])
+
+    def values(self, series: str, year: int) -> np.ndarray:
+        """Draws of one series in one year (a 1-D array of length ``n_draws``)."""
+        if series not in self.series:
+            raise KeyError(f"series {series!r} not in forecast; available: {self.series}")
+        if year not in self.years:
+            raise KeyError(f"year {year} not in forecast; available: {self.years}")
+        return self.paths.sel(series=series, year=year).values
+
+    def derive(self, fn: Callable[[Forecast], np.ndarray], name: str = "derived") -> pd.Series:
+        """Distribution of any quantity computed draw by draw.
+
+        Examples
+        --------
+        >>> total = fc.derive(lambda f: sum(f.values(f"revenue/{i}", 2026)
+        ...                                   for i in ("ic", "biomed", "ai")))  # doctest: +SKIP
+        """
+        out = np.asarray(fn(self), dtype=float)
+        if out.shape != (self.n_draws,):
+            raise ValueError(f"derive: fn must return one value per draw, got shape {out.shape}")
+        return pd.Series(out, name=name).rename_axis("draw")
+
+    # ---------------------------------------------------------------- summaries
+    def mean(self) -> pd.DataFrame:
+        """Mean of every series and year (series × year)."""
+        return self.paths.mean("draw").to_pandas()
+
+    def quantiles(self, q: float | Sequence[float]) -> pd.DataFrame:
+        """Quantiles, long format: columns ``series, year, q, value``."""
+        qs = np.atleast_1d(q)
+        arr = self.paths.quantile(qs, dim="draw")
+        return arr.to_dataframe(name="value").reset_index().rename(columns={"quantile": "q"})
+
+    def interval(self, level: float = 80) -> pd.DataFrame:
+        """Central interval at ``level`` percent: columns ``series, year, lo, hi``."""
+        a = (100 - level) / 200
+        lo = self.paths.quantile(a, dim="draw").drop_vars("quantile").to_pandas()
+        hi = self.paths.quantile(1 - a, dim="draw").drop_vars("quantile").to_pandas()
+        return pd.DataFrame({"lo": lo.stack(), "hi": hi.stack()}).reset_index()
+
+    def to_frame(self, levels: Sequence[float] = (80, 95)) -> pd.DataFrame:
+        """Tidy table, statsforecast-style names: ``unique_id, year, mean, median, lo-80, …``."""
+        out = self.mean().stack().rename("mean").to_frame()
+        out["median"] = self.paths.median("draw").to_pandas().stack()
+        for level in levels:
+            iv = self.interval(level).set_index(["series", "year"])
+            out[f"lo-{level:g}"] = iv["lo"]
+            out[f"hi-{level:g}"] = iv["hi"]
+        out = out.reset_index().rename(columns={"series": "unique_id"})
+        units = self.meta.get("units", {})
+        out["unit"] = out["unique_id"].map(units)
+        return out
+
+    # ------------------------------------------------------------------ storage
+    def to_netcdf(self, path: str | Path) -> Path:
+        """Save paths, history and metadata to one NetCDF file (atomically; no pickle)."""
+        ds = self.paths.to_dataset(name="paths")
+        ds.attrs["meta"] = json.dumps(self.meta, ensure_ascii=False, default=str)
+        ds.attrs["history"] = self.history.to_json(orient="records", force_ascii=False)
+        ds.attrs["format"] = "jqforecast.Forecast/1"
+        return write_atomic(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+
+    @classmethod
+    def from_netcdf(cls, path: str | Path) -> Forecast:
+        """Load a forecast written by :meth:`to_netcdf`."""
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            if ds.attrs.get("format") != "jqforecast.Forecast/1":
+                raise ValueError(f"{path} is not a jqforecast forecast file")
+            paths = ds["paths"].load()
+            meta = json.loads(ds.attrs["meta"])
+            history = pd.read_json(_StringIO(ds.attrs["history"]), orient="records")
+        paths.coords["series"] = paths.coords["series"].astype(str)
+        return cls(paths=paths, history=history, meta=meta)
+
+    def equals(self, other: Forecast) -> bool:
+        """Same paths (exactly), same coordinates and same seed."""
+        return bool(
+            self.paths.identical(other.paths) and self.meta.get("seed") == other.meta.get("seed")
+        )
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        return (
+            f"Forecast({len(self.series)} series × {len(self.years)} years × {self.n_draws} draws, "
+            f"models={self.meta.get('models')}, seed={self.meta.get('seed')})"
+        )
+
+    def _repr_html_(self) -> str:
+        table = self.to_frame()
+        last = table[table["year"] == table["year"].max()]
+        weights = self.meta.get("weights", {})
+        w = ", ".join(f"{k} {v:.2f}" for k, v in weights.items()) if weights else "—"
+        return (
+            f"<div><b>jqforecast.Forecast</b>: {len(self.series)} series, years "
+            f"{self.years[0]}–{self.years[-1]}, {self.n_draws} joint draws, seed "
+            f"{self.meta.get('seed')}<br>ensemble weights: {w}</div>"
+            + last.round(4).to_html(index=False)
+        )
+
+
+def _StringIO(text: str):  # noqa: N802 - tiny local alias keeps pandas' literal-json warning away
+    import io
+
+    return io.StringIO(text)

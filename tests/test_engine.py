@@ -1,0 +1,148 @@
+"""Forecast engine: known-truth coverage, data types respected, reproducibility, storage."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jqforecast
+from jqforecast.data import validate
+from jqforecast.engine import forecast
+from jqforecast.models.base import NotFittedError, TooShortError
+from jqforecast.models.statistical import AutoARIMA, LocalLinearTrend, RandomWalkDrift, Theta
+from jqforecast.result import Forecast
+
+
+def _table(metric, industry, years, values, unit, status="official", assumption=None, rel_sd=None):
+    return pd.DataFrame({
+        "metric": metric, "industry": industry, "year": list(years), "value": list(values),
+        "unit": unit, "status": status, "source": "test", "note": None,
+        "assumption": assumption, "rel_sd": rel_sd,
+    })
+
+
+def _coverage(model_cls, n_series=150, n=12, horizon=2, seed=42):
+    """Empirical 80/95% coverage of a model's paths on simulated log random walks with drift."""
+    rng = np.random.default_rng(seed)
+    hits80 = hits95 = total = 0
+    for i in range(n_series):
+        sigma, drift = rng.uniform(0.03, 0.2), rng.normal(0.05, 0.05)
+        y = np.cumsum(drift + sigma * rng.standard_normal(n + horizon)) + 5
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            paths = model_cls().fit(pd.Series(y[:n], index=range(2000, 2000 + n))).simulate(
+                horizon, 1000, np.random.default_rng(i))
+        truth = y[n:]
+        lo80, hi80, lo95, hi95 = np.quantile(paths, [0.1, 0.9, 0.025, 0.975], axis=0)
+        hits80 += ((truth >= lo80) & (truth <= hi80)).sum()
+        hits95 += ((truth >= lo95) & (truth <= hi95)).sum()
+        total += horizon
+    return hits80 / total, hits95 / total
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_cls", [RandomWalkDrift, LocalLinearTrend])
+def test_interval_coverage_on_known_process(model_cls):
+    # 300 forecasts; binomial sd of a coverage rate near 0.8 is ~0.023 (but horizons within a
+    # series are correlated), so ±0.07 is a ~2.5-sigma tolerance.
+    cov80, cov95 = _coverage(model_cls)
+    assert abs(cov80 - 0.80) < 0.07, cov80
+    assert abs(cov95 - 0.95) < 0.04, cov95
+
+
+def test_rw_drift_recovers_drift_on_long_series():
+    rng = np.random.default_rng(0)
+    y = np.cumsum(0.07 + 0.02 * rng.standard_normal(40))
+    m = RandomWalkDrift().fit(pd.Series(y, index=range(1980, 2020)))
+    assert m.drift_ == pytest.approx(0.07, abs=0.01)
+    paths = m.simulate(1, 20000, np.random.default_rng(1))
+    assert np.median(paths) == pytest.approx(y[-1] + 0.07, abs=0.01)
+
+
+def test_models_need_fit_and_enough_points():
+    with pytest.raises(NotFittedError):
+        RandomWalkDrift().simulate(2, 10, np.random.default_rng(0))
+    with pytest.raises(TooShortError, match="at least 4"):
+        Theta().fit(pd.Series([1.0, 2.0, 3.0], index=[2020, 2021, 2022]))
+
+
+def test_gaps_are_handled_by_state_space_models():
+    y = pd.Series(np.linspace(1, 2, 10), index=range(2010, 2020))
+    y.iloc[4] = np.nan
+    paths = AutoARIMA().fit(y).simulate(2, 200, np.random.default_rng(0))
+    assert paths.shape == (200, 2) and np.isfinite(paths).all()
+
+
+def test_same_seed_identical_different_seed_not():
+    data = jqforecast.load_default()
+    a = forecast(data, draws=300, seed=7)
+    b = forecast(data, draws=300, seed=7)
+    c = forecast(data, draws=300, seed=8)
+    assert a.equals(b)
+    assert not np.array_equal(a.paths.values, c.paths.values)
+
+
+def test_series_order_does_not_change_results():
+    data = jqforecast.load_default()
+    a = forecast(data, draws=200, seed=3)
+    b = forecast(data.iloc[::-1].reset_index(drop=True), draws=200, seed=3)
+    assert a.equals(b)
+
+
+def test_data_types_are_respected():
+    data = pd.concat([
+        _table("pct_filings", "park_total", range(2015, 2024), [3, 5, 4, 8, 6, 9, 12, 10, 15], "件"),
+        _table("rd_intensity", "park_total", range(2015, 2024),
+               [0.90, 0.93, 0.95, 0.96, 0.97, 0.975, 0.98, 0.985, 0.99], "ratio"),
+        _table("revenue", "ic", range(2015, 2024), np.geomspace(10, 1, 9), "亿元"),
+    ])
+    fc = forecast(validate(data, warn=False), years=(2024, 2025, 2026), draws=2000)
+    counts = fc.paths.sel(series="pct_filings/park_total").values
+    assert (counts >= 0).all() and (counts == np.round(counts)).all()
+    ratio = fc.paths.sel(series="rd_intensity/park_total").values
+    assert (ratio > 0).all() and (ratio < 1).all()
+    assert (fc.paths.sel(series="revenue/ic").values > 0).all()
+
+
+def test_fewer_than_three_points_is_a_clear_error():
+    data = _table("revenue", "ic", [2022, 2023], [1.0, 2.0], "亿元")
+    with pytest.raises(ValueError, match=r"revenue/ic \(2 point"):
+        forecast(data, draws=10)
+
+
+def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
+    data = pd.concat([
+        _table("revenue", "ic", range(2018, 2025), np.geomspace(100, 200, 7), "亿元",
+               status="derived", assumption="share", rel_sd=0.3),
+        _table("revenue", "ai", range(2018, 2025), np.geomspace(50, 90, 7), "亿元",
+               status="derived", assumption="share", rel_sd=0.3),
+    ])
+    fc = forecast(data, years=(2024, 2025, 2026), draws=4000, seed=0, assumptions={})
+    ic24, ai24 = fc.values("revenue/ic", 2024), fc.values("revenue/ai", 2024)
+    assert np.median(ic24) == pytest.approx(200, rel=0.02)
+    # both observed 2024 values are scaled by the same factor in every draw
+    np.testing.assert_allclose(ic24 / 200, ai24 / 90, rtol=1e-9)
+    assert np.std(np.log(ic24)) == pytest.approx(0.3, rel=0.05)
+
+
+def test_derive_and_to_frame():
+    fc = forecast(jqforecast.load_default(), draws=500, seed=1)
+    total = fc.derive(lambda f: sum(f.values(f"revenue/{i}", 2026) for i in ("ic", "biomed", "ai")))
+    assert total.iloc[5] == pytest.approx(sum(fc.values(f"revenue/{i}", 2026)[5]
+                                              for i in ("ic", "biomed", "ai")))
+    table = fc.to_frame()
+    assert {"unique_id", "year", "mean", "lo-80", "hi-80", "lo-95", "hi-95", "unit"} <= set(table)
+    assert (table["lo-95"] <= table["lo-80"]).all() and (table["hi-80"] <= table["hi-95"]).all()
+    assert "<table" in fc._repr_html_()
+
+
+def test_netcdf_roundtrip(tmp_path):
+    fc = forecast(jqforecast.load_default(), draws=200, seed=2)
+    path = fc.to_netcdf(tmp_path / "fc.nc")
+    back = Forecast.from_netcdf(path)
+    assert back.equals(fc)
+    assert back.meta["weights"] == fc.meta["weights"]
+    assert len(back.history) == len(fc.history)

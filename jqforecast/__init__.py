@@ -33,3 +33,7 @@ from jqforecast.engine import forecast  # noqa: E402
 from jqforecast.result import Forecast  # noqa: E402
 
 __all__ += ["Forecast", "forecast"]
+
+from jqforecast.targets.evaluate import TargetReport, evaluate_targets  # noqa: E402
+
+__all__ += ["TargetReport", "evaluate_targets"]

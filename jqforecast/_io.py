@@ -35,8 +35,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp
+        tmp.chmod(0o666 & ~umask)  # mkstemp creates 0600; outputs are for everyone to read
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -56,8 +59,9 @@ def write_text(target: str | os.PathLike[str], text: str) -> Path:
 
 def write_json(target: str | os.PathLike[str], obj: object) -> Path:
     """Atomically write JSON (UTF-8, Chinese kept readable, sorted keys)."""
-    return write_text(target, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True,
-                                         default=str) + "\n")
+    return write_text(
+        target, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
+    )
 
 
 def write_parquet(target: str | os.PathLike[str], frame: pd.DataFrame) -> Path:

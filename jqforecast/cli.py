@@ -115,8 +115,10 @@ def data_derive(
     target = default_data_file()
     if check:
         current = pd.read_csv(target)
-        same = len(current) == len(derived) and current["value"].round(6).tolist() == \
-            derived["value"].round(6).tolist()
+        same = (
+            len(current) == len(derived)
+            and current["value"].round(6).tolist() == derived["value"].round(6).tolist()
+        )
         out.print("up to date" if same else "OUT OF DATE: run `jqforecast data derive`")
         raise typer.Exit(EXIT_OK if same else EXIT_DATA)
     write_csv(target, derived)
@@ -153,9 +155,74 @@ def list_targets(
 
     grid = Table("id", "target", "measure", "firmness", "kind")
     for t in targets.load(file).values():
-        grid.add_row(t.id, t.describe(lang), str(t.measure), t.firmness,
-                     "modelled" if t.modelled else "elicited")
+        grid.add_row(
+            t.id,
+            t.describe(lang),
+            str(t.measure),
+            t.firmness,
+            "modelled" if t.modelled else "elicited",
+        )
     out.print(grid)
+
+
+@app.command("run")
+def run_command(
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="Data files/folders (default: bundled).")
+    ] = None,
+    targets_file: Annotated[
+        Path | None, typer.Option("--targets", help="Extra targets YAML.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Reports folder.")] = None,
+    seed: Annotated[int, typer.Option(help="The one random seed.")] = 0,
+    draws: Annotated[int, typer.Option(help="Joint sample paths.")] = 4000,
+    lang: Annotated[str, typer.Option(help="zh or en labels in the summary.")] = "zh",
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
+) -> None:
+    """Run the main job: validate → forecast → target probabilities → reports/runs/<time>/.
+
+    Writes forecast.nc (sample paths), forecast.csv, targets.csv and manifest.json, then points
+    reports/latest at the run. Exit codes: 0 success; 1 invalid input data; 2 model failure;
+    3 output error. A failed run leaves reports/latest untouched.
+    """
+    from jqforecast.pipeline.run import RunLocked, run
+
+    def on_stage(name: str, seconds: float) -> None:
+        if not quiet:
+            out.print(f"[green]✓[/] {name:<18} {seconds:6.2f} s")
+
+    try:
+        result = run(data, targets_file, out_dir, seed=seed, draws=draws, on_stage=on_stage)
+    except RunLocked as exc:
+        err.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(EXIT_OUTPUT) from None
+    if result.exit_code != EXIT_OK:
+        err.print(f"[bold red]run failed[/] (exit {result.exit_code}); see {result.run_dir}")
+        err.print(result.error or "", markup=False, highlight=False)
+        raise typer.Exit(result.exit_code)
+    if not quiet:
+        table = result.report.table
+        grid = Table("target", "P(hit)", "median", "threshold", "verdict")
+        for row in table.itertuples():
+            label = row.label_zh if lang == "zh" else row.label_en
+            p = (
+                "—"
+                if row.p_hit != row.p_hit
+                else f"{row.p_hit:.2f} ± {row.p_hit_mcse:.3f}"
+                if row.kind == "modelled"
+                else f"{row.p_hit:.2f} (elicited)"
+            )
+            median = "—" if row.kind != "modelled" else f"{row.median:,.4g} {row.unit}"
+            grid.add_row(
+                label,
+                p if row.kind != "no data" else "no data",
+                median,
+                f"{row.comparator} {row.threshold_as_written:g} {row.unit_as_written}",
+                row.verdict_zh if lang == "zh" else row.verdict_en,
+            )
+        out.print(grid)
+        out.print("Bundled data are derived, not official: read data/raw/SOURCES.md.")
+        out.print(f"outputs: {result.run_dir}")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -120,9 +120,7 @@ def _member_paths(
     return model.clone().fit(_for_model(model, history)).simulate(horizon, draws, rng)
 
 
-def backtest_cases(
-    series: list[SeriesData], members: list[Model], seed: int
-) -> list[BacktestCase]:
+def backtest_cases(series: list[SeriesData], members: list[Model], seed: int) -> list[BacktestCase]:
     """Rolling-origin cases pooled over series: fit on a prefix, score the next 1–2 years."""
     cases = []
     for s in series:

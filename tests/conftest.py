@@ -23,8 +23,13 @@ def valid_rows() -> list[str]:
 def write_csv(tmp_path):
     """Write header + rows to a CSV in the given encoding; return its path."""
 
-    def _write(rows: list[str], encoding: str = "utf-8", name: str = "data.csv",
-               header: str = HEADER, sep: str = ",") -> str:
+    def _write(
+        rows: list[str],
+        encoding: str = "utf-8",
+        name: str = "data.csv",
+        header: str = HEADER,
+        sep: str = ",",
+    ) -> str:
         text = "\n".join([header, *rows]) + "\n"
         if sep != ",":
             text = text.replace(",", sep)

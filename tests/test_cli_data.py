@@ -20,8 +20,11 @@ def test_validate_bundled_data_exits_0():
 
 def test_validate_bad_file_exits_1_and_lists_problems(tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("metric,industry,year,value,unit,status,source,note\n"
-                   "revenue,ic,2020,abc,亿元,official,src,\n", encoding="utf-8")
+    bad.write_text(
+        "metric,industry,year,value,unit,status,source,note\n"
+        "revenue,ic,2020,abc,亿元,official,src,\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["validate", str(bad)])
     assert result.exit_code == 1
     assert "row 2" in result.output and "'value'" in result.output
@@ -31,11 +34,16 @@ def test_build_with_bad_input_leaves_processed_untouched(tmp_path):
     raw = tmp_path / "raw"
     shutil.copytree(raw_dir(), raw)
     out = tmp_path / "processed"
-    assert runner.invoke(app, ["data", "build", "--raw", str(raw), "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["data", "build", "--raw", str(raw), "--out", str(out)]).exit_code == 0
+    )
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert "observations.parquet" in before
-    (raw / "extra.csv").write_text("metric,industry,year,value,unit,status,source,note\n"
-                                   "revenue,ic,2020,-1,亿元,official,src,\n", encoding="utf-8")
+    (raw / "extra.csv").write_text(
+        "metric,industry,year,value,unit,status,source,note\n"
+        "revenue,ic,2020,-1,亿元,official,src,\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["data", "build", "--raw", str(raw), "--out", str(out)])
     assert result.exit_code == 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

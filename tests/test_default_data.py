@@ -14,8 +14,9 @@ from jqforecast.paths import default_data_file, raw_dir
 def test_committed_dataset_equals_its_derivation():
     committed = jqforecast.load_default()
     derived = derive_default()
-    pd.testing.assert_frame_equal(committed, derived.sort_values(["metric", "industry", "year"],
-                                                                 ignore_index=True))
+    pd.testing.assert_frame_equal(
+        committed, derived.sort_values(["metric", "industry", "year"], ignore_index=True)
+    )
 
 
 def test_every_value_has_source_status_and_note():

@@ -17,11 +17,20 @@ from jqforecast.result import Forecast
 
 
 def _table(metric, industry, years, values, unit, status="official", assumption=None, rel_sd=None):
-    return pd.DataFrame({
-        "metric": metric, "industry": industry, "year": list(years), "value": list(values),
-        "unit": unit, "status": status, "source": "test", "note": None,
-        "assumption": assumption, "rel_sd": rel_sd,
-    })
+    return pd.DataFrame(
+        {
+            "metric": metric,
+            "industry": industry,
+            "year": list(years),
+            "value": list(values),
+            "unit": unit,
+            "status": status,
+            "source": "test",
+            "note": None,
+            "assumption": assumption,
+            "rel_sd": rel_sd,
+        }
+    )
 
 
 def _coverage(model_cls, n_series=150, n=12, horizon=2, seed=42):
@@ -33,8 +42,11 @@ def _coverage(model_cls, n_series=150, n=12, horizon=2, seed=42):
         y = np.cumsum(drift + sigma * rng.standard_normal(n + horizon)) + 5
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            paths = model_cls().fit(pd.Series(y[:n], index=range(2000, 2000 + n))).simulate(
-                horizon, 1000, np.random.default_rng(i))
+            paths = (
+                model_cls()
+                .fit(pd.Series(y[:n], index=range(2000, 2000 + n)))
+                .simulate(horizon, 1000, np.random.default_rng(i))
+            )
         truth = y[n:]
         lo80, hi80, lo95, hi95 = np.quantile(paths, [0.1, 0.9, 0.025, 0.975], axis=0)
         hits80 += ((truth >= lo80) & (truth <= hi80)).sum()
@@ -93,12 +105,21 @@ def test_series_order_does_not_change_results():
 
 
 def test_data_types_are_respected():
-    data = pd.concat([
-        _table("pct_filings", "park_total", range(2015, 2024), [3, 5, 4, 8, 6, 9, 12, 10, 15], "件"),
-        _table("rd_intensity", "park_total", range(2015, 2024),
-               [0.90, 0.93, 0.95, 0.96, 0.97, 0.975, 0.98, 0.985, 0.99], "ratio"),
-        _table("revenue", "ic", range(2015, 2024), np.geomspace(10, 1, 9), "亿元"),
-    ])
+    data = pd.concat(
+        [
+            _table(
+                "pct_filings", "park_total", range(2015, 2024), [3, 5, 4, 8, 6, 9, 12, 10, 15], "件"
+            ),
+            _table(
+                "rd_intensity",
+                "park_total",
+                range(2015, 2024),
+                [0.90, 0.93, 0.95, 0.96, 0.97, 0.975, 0.98, 0.985, 0.99],
+                "ratio",
+            ),
+            _table("revenue", "ic", range(2015, 2024), np.geomspace(10, 1, 9), "亿元"),
+        ]
+    )
     fc = forecast(validate(data, warn=False), years=(2024, 2025, 2026), draws=2000)
     counts = fc.paths.sel(series="pct_filings/park_total").values
     assert (counts >= 0).all() and (counts == np.round(counts)).all()
@@ -114,12 +135,30 @@ def test_fewer_than_three_points_is_a_clear_error():
 
 
 def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
-    data = pd.concat([
-        _table("revenue", "ic", range(2018, 2025), np.geomspace(100, 200, 7), "亿元",
-               status="derived", assumption="share", rel_sd=0.3),
-        _table("revenue", "ai", range(2018, 2025), np.geomspace(50, 90, 7), "亿元",
-               status="derived", assumption="share", rel_sd=0.3),
-    ])
+    data = pd.concat(
+        [
+            _table(
+                "revenue",
+                "ic",
+                range(2018, 2025),
+                np.geomspace(100, 200, 7),
+                "亿元",
+                status="derived",
+                assumption="share",
+                rel_sd=0.3,
+            ),
+            _table(
+                "revenue",
+                "ai",
+                range(2018, 2025),
+                np.geomspace(50, 90, 7),
+                "亿元",
+                status="derived",
+                assumption="share",
+                rel_sd=0.3,
+            ),
+        ]
+    )
     fc = forecast(data, years=(2024, 2025, 2026), draws=4000, seed=0, assumptions={})
     ic24, ai24 = fc.values("revenue/ic", 2024), fc.values("revenue/ai", 2024)
     assert np.median(ic24) == pytest.approx(200, rel=0.02)
@@ -131,8 +170,9 @@ def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
 def test_derive_and_to_frame():
     fc = forecast(jqforecast.load_default(), draws=500, seed=1)
     total = fc.derive(lambda f: sum(f.values(f"revenue/{i}", 2026) for i in ("ic", "biomed", "ai")))
-    assert total.iloc[5] == pytest.approx(sum(fc.values(f"revenue/{i}", 2026)[5]
-                                              for i in ("ic", "biomed", "ai")))
+    assert total.iloc[5] == pytest.approx(
+        sum(fc.values(f"revenue/{i}", 2026)[5] for i in ("ic", "biomed", "ai"))
+    )
     table = fc.to_frame()
     assert {"unique_id", "year", "mean", "lo-80", "hi-80", "lo-95", "hi-95", "unit"} <= set(table)
     assert (table["lo-95"] <= table["lo-80"]).all() and (table["hi-80"] <= table["hi-95"]).all()

@@ -20,7 +20,10 @@ def test_csv_encodings_give_identical_tables(write_csv, valid_rows, encoding):
 
 def test_tab_separated_with_chinese_headers_and_words(write_csv):
     header = "指标,行业,年份,数值,单位,状态,来源,备注"
-    rows = ["revenue,集成电路,2022年,１２０００,万元,官方,统计公报,", "revenue,集成电路,2023年,1.5,亿元,估计,新闻,"]
+    rows = [
+        "revenue,集成电路,2022年,１２０００,万元,官方,统计公报,",
+        "revenue,集成电路,2023年,1.5,亿元,估计,新闻,",
+    ]
     path = write_csv(rows, "gbk", header=header, sep="\t")
     df = jqforecast.load(path, warn=False)
     assert df["industry"].tolist() == ["ic", "ic"]

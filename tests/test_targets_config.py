@@ -11,8 +11,15 @@ from jqforecast.targets import Expression, ExpressionError, TargetConfigError
 
 def test_seven_default_targets():
     ts = targets.load()
-    assert list(ts) == ["leading_revenue", "unicorns_champions", "rd_intensity", "pct_filings",
-                        "incubator", "smart_factories", "new_space"]
+    assert list(ts) == [
+        "leading_revenue",
+        "unicorns_champions",
+        "rd_intensity",
+        "pct_filings",
+        "incubator",
+        "smart_factories",
+        "new_space",
+    ]
     rev = ts["leading_revenue"]
     assert rev.series == ("revenue/ic", "revenue/biomed", "revenue/ai")
     assert (rev.comparator, rev.threshold, rev.unit, rev.firmness) == (">=", 3000, "亿元", "力争")
@@ -57,8 +64,11 @@ def test_user_file_adds_and_overrides(tmp_path):
 )
 def test_bad_measures_are_rejected(tmp_path, body, message):
     f = tmp_path / "bad.yaml"
-    f.write_text(f"targets:\n  - id: x\n    {body}\n    comparator: '>='\n    threshold: 1\n"
-                 "    unit: 亿元\n", encoding="utf-8")
+    f.write_text(
+        f"targets:\n  - id: x\n    {body}\n    comparator: '>='\n    threshold: 1\n"
+        "    unit: 亿元\n",
+        encoding="utf-8",
+    )
     with pytest.raises(TargetConfigError, match=message) as info:
         targets.load(f, include_default=False)
     assert "bad.yaml" in str(info.value) and "'x'" in str(info.value)
@@ -67,10 +77,12 @@ def test_bad_measures_are_rejected(tmp_path, body, message):
 def test_other_config_errors(tmp_path):
     f = tmp_path / "bad.yaml"
     base = "targets:\n  - id: x\n    measure: revenue.ic[2026]\n    threshold: 1\n"
-    for extra, message in [("    comparator: '=='\n    unit: 亿元\n", "comparator"),
-                           ("    comparator: '>='\n    unit: 件\n", "cannot be converted"),
-                           ("    comparator: '>='\n    unit: 亿元\n    firmness: 超过\n", "needs"),
-                           ("    comparator: '>='\n", "missing field 'unit'")]:
+    for extra, message in [
+        ("    comparator: '=='\n    unit: 亿元\n", "comparator"),
+        ("    comparator: '>='\n    unit: 件\n", "cannot be converted"),
+        ("    comparator: '>='\n    unit: 亿元\n    firmness: 超过\n", "needs"),
+        ("    comparator: '>='\n", "missing field 'unit'"),
+    ]:
         f.write_text(base + extra, encoding="utf-8")
         with pytest.raises(TargetConfigError, match=message):
             targets.load(f, include_default=False)

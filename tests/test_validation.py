@@ -67,15 +67,26 @@ def test_all_problems_are_listed_at_once(write_csv):
 
 
 def test_missing_column_is_reported(write_csv):
-    path = write_csv(["revenue,ic,2022,5,亿元,official"],
-                     header="metric,industry,year,value,unit,status")
+    path = write_csv(
+        ["revenue,ic,2022,5,亿元,official"], header="metric,industry,year,value,unit,status"
+    )
     with pytest.raises(ValidationError, match="'source'"):
         jqforecast.load(path)
 
 
 def test_future_year_relative_to_today():
-    df = pd.DataFrame({"metric": ["revenue"], "industry": ["ic"], "year": [2024], "value": [1.0],
-                       "unit": ["亿元"], "status": ["official"], "source": ["s"], "note": [None]})
+    df = pd.DataFrame(
+        {
+            "metric": ["revenue"],
+            "industry": ["ic"],
+            "year": [2024],
+            "value": [1.0],
+            "unit": ["亿元"],
+            "status": ["official"],
+            "source": ["s"],
+            "note": [None],
+        }
+    )
     validate(df, today=dt.date(2024, 6, 1), warn=False)
     with pytest.raises(ValidationError, match="past or current"):
         validate(df, today=dt.date(2023, 6, 1), warn=False)

@@ -51,6 +51,7 @@ def _ecdf(sorted_x: np.ndarray, at: np.ndarray) -> np.ndarray:
     n = sorted_x.shape[-1]
     flat_x = sorted_x.reshape(-1, n)
     flat_at = at.reshape(flat_x.shape[0], -1)
-    out = np.stack([np.searchsorted(xi, ai, side="right") for xi, ai in zip(flat_x, flat_at,
-                                                                           strict=True)])
+    out = np.stack(
+        [np.searchsorted(xi, ai, side="right") for xi, ai in zip(flat_x, flat_at, strict=True)]
+    )
     return (out / n).reshape(at.shape)

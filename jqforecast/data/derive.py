@@ -88,8 +88,11 @@ def derive(
             value = round(value, 6)
         fig_sd = max(FIGURE_REL_SD[f["source_type"]] for f in used)
         rel_sd = math.sqrt(fig_sd**2 + sum(a.rel_sd**2 for a in factors))
-        figure_text = " + ".join(f"{f['value']:g} {f['unit']} ({f['geography']} {f['metric']} "
-                                 f"{f['industry']} {f['year']} {f['period']})" for f in used)
+        figure_text = " + ".join(
+            f"{f['value']:g} {f['unit']} ({f['geography']} {f['metric']} "
+            f"{f['industry']} {f['year']} {f['period']})"
+            for f in used
+        )
         factor_text = " × ".join(f"{a.id} {a.value:g}" for a in factors)
         sources = [f["source"] for f in used] + [a.source for a in factors]
         rows.append(

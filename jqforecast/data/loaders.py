@@ -98,8 +98,15 @@ def read_excel(path: PathLike, sheet: str | int = 0, **defaults: str) -> pd.Data
     header_at, layout = _find_header(grid)
     if header_at is None:
         raise ValidationError(
-            [Problem(file, None, "<header>", "no header row", "a row with year columns (2019, "
-                     "2019年, ...) or with a 'year'/'年份' column")]
+            [
+                Problem(
+                    file,
+                    None,
+                    "<header>",
+                    "no header row",
+                    "a row with year columns (2019, 2019年, ...) or with a 'year'/'年份' column",
+                )
+            ]
         )
     header = [clean_text(c) or "" for c in grid.iloc[header_at]]
     body = grid.iloc[header_at + 1 :]
@@ -119,8 +126,9 @@ def read_excel(path: PathLike, sheet: str | int = 0, **defaults: str) -> pd.Data
     if frame.empty:
         return frame
     for column, default in defaults.items():
-        frame[column] = frame[column].where(frame[column].notna(), default) if column in frame \
-            else default
+        frame[column] = (
+            frame[column].where(frame[column].notna(), default) if column in frame else default
+        )
     if footnote_source is not None:
         current = frame["source"] if "source" in frame else pd.Series(None, index=frame.index)
         frame["source"] = current.where(current.notna(), footnote_source)
@@ -209,8 +217,17 @@ def load(paths: PathLike | Sequence[PathLike], warn: bool = True, **defaults: st
     frames = [read_table(p, **defaults) for p in files]
     frames = [f for f in frames if not f.empty]
     if not frames:
-        raise ValidationError([Problem(", ".join(map(str, files)), None, "<file>", "no rows",
-                                       "at least one observation")])
+        raise ValidationError(
+            [
+                Problem(
+                    ", ".join(map(str, files)),
+                    None,
+                    "<file>",
+                    "no rows",
+                    "at least one observation",
+                )
+            ]
+        )
     return validate(pd.concat(frames, ignore_index=True), file=str(files[0]), warn=warn)
 
 
@@ -220,7 +237,8 @@ def _expand(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     for item in map(Path, items):
         if item.is_dir():
             files += sorted(
-                p for p in item.iterdir()
+                p
+                for p in item.iterdir()
                 if p.suffix.lower() in (".csv", ".xlsx") and not p.name.startswith((".", "~$"))
             )
         elif not item.exists():
@@ -228,4 +246,3 @@ def _expand(paths: PathLike | Sequence[PathLike]) -> list[Path]:
         else:
             files.append(item)
     return files
-

@@ -40,9 +40,7 @@ _UNITS: list[tuple[tuple[str, ...], Unit]] = [
     (("家", "个", "firms", "enterprises"), Unit("家", "count_units", 1.0)),
 ]
 
-UNITS: dict[str, Unit] = {
-    alias.casefold(): unit for aliases, unit in _UNITS for alias in aliases
-}
+UNITS: dict[str, Unit] = {alias.casefold(): unit for aliases, unit in _UNITS for alias in aliases}
 
 
 def normalise_symbol(text: str) -> str:

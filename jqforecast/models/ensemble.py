@@ -51,7 +51,10 @@ def fit_weights(
     """
     m = n_members
     if len(cases) < min_cases:
-        return np.full(m, 1.0 / m), {"method": "equal (too few backtest cases)", "cases": len(cases)}
+        return np.full(m, 1.0 / m), {
+            "method": "equal (too few backtest cases)",
+            "cases": len(cases),
+        }
     terms = [crps_terms(c) for c in cases]
     a = np.mean([t[0] for t in terms], axis=0)
     b = np.mean([t[1] for t in terms], axis=0)

@@ -144,9 +144,7 @@ class DampedETS(_StateSpace):
     def fit(self, history: pd.Series) -> Self:
         y = self._check_history(history)
         with _quiet():
-            self.results_ = ETSModel(y, error="add", trend="add", damped_trend=True).fit(
-                disp=False
-            )
+            self.results_ = ETSModel(y, error="add", trend="add", damped_trend=True).fit(disp=False)
         self.inflation_ = _dof_inflation(len(y), 5)
         return self
 

@@ -136,8 +136,13 @@ def _target(spec: dict, where: str, source: str) -> Target:
     unit_written = str(need("unit"))
     threshold_written = float(need("threshold"))  # type: ignore[arg-type]
     # A quotient of same-unit quantities (R&D spend / revenue) is a dimensionless ratio.
-    canon = "ratio" if "/" in measure.text and len(units) == 1 else units.pop() if len(units) == 1 \
+    canon = (
+        "ratio"
+        if "/" in measure.text and len(units) == 1
+        else units.pop()
+        if len(units) == 1
         else METRICS[measure.terms[0].metric].unit
+    )
     try:
         parse_unit(unit_written)
         factor = conversion_factor(unit_written, canon)
@@ -155,8 +160,19 @@ def _target(spec: dict, where: str, source: str) -> Target:
         if p is not None and not (0.0 <= float(p) <= 1.0 and math.isfinite(float(p))):
             raise TargetConfigError(f"{where}: elicited probability {p!r} is not in [0, 1]")
         elicited = Elicited(None if p is None else float(p), str(e.get("status", "")), e.get("by"))
-    known = {"id", "label_zh", "label_en", "wording_zh", "wording_en", "measure", "comparator",
-             "threshold", "unit", "firmness", "elicited"}
+    known = {
+        "id",
+        "label_zh",
+        "label_en",
+        "wording_zh",
+        "wording_en",
+        "measure",
+        "comparator",
+        "threshold",
+        "unit",
+        "firmness",
+        "elicited",
+    }
     return Target(
         id=tid,
         label_zh=str(spec.get("label_zh", tid)),

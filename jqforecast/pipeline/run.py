@@ -1,0 +1,213 @@
+"""One pipeline run: ingest → validate → forecast → targets → outputs, with a manifest.
+
+Each run writes ``<out>/runs/<UTC timestamp>/``. Only a run whose every stage succeeded moves
+``<out>/latest`` (a symlink swapped atomically); a failed run keeps its error and partial
+manifest in its own folder and leaves ``latest`` untouched. A lock file stops two runs from
+overlapping; a lock left by a process that no longer exists is cleared.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from jqforecast import __version__
+from jqforecast._io import file_sha256, write_csv, write_json, write_text
+from jqforecast.data.errors import DataWarning, ValidationError
+from jqforecast.paths import default_data_file, reports_dir
+
+EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
+DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "pymc", "xarray", "pandera")
+
+
+class RunLocked(RuntimeError):
+    """Another run holds the lock."""
+
+
+@dataclass
+class RunResult:
+    """What a run did: exit code, folder, the target table and the manifest."""
+
+    exit_code: int
+    run_dir: Path
+    manifest: dict
+    report: object | None = None
+    error: str | None = None
+    stages: list[tuple[str, float]] = field(default_factory=list)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Lock:
+    """An exclusive lock file holding the owner's pid; stale locks are detected and cleared."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> Lock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _pid_alive(pid):
+                    raise RunLocked(
+                        f"another jqforecast run (pid {pid}) holds {self.path}"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its owner is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self
+        raise RunLocked(f"could not take {self.path}")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _versions() -> dict[str, str]:
+    out = {"jqforecast": __version__, "python": platform.python_version()}
+    for dep in DEPENDENCIES:
+        try:
+            out[dep] = metadata.version(dep)
+        except metadata.PackageNotFoundError:
+            out[dep] = "not installed"
+    return out
+
+
+def _new_run_dir(out: Path) -> Path:
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = out / "runs" / stamp
+    suffix = 1
+    while run_dir.exists():
+        run_dir = out / "runs" / f"{stamp}-{suffix}"
+        suffix += 1
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _point_latest(out: Path, run_dir: Path) -> None:
+    """Atomically point ``out/latest`` at ``run_dir`` (relative symlink, swapped by rename)."""
+    tmp = out / f".latest.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.relative_to(out))
+    os.replace(tmp, out / "latest")
+
+
+def run(
+    data: Sequence[str | Path] | None = None,
+    targets_file: str | Path | None = None,
+    out: str | Path | None = None,
+    seed: int = 0,
+    draws: int = 4000,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> RunResult:
+    """Run the pipeline once; never raises for data/model/output errors (see ``exit_code``)."""
+    import jqforecast
+    from jqforecast import targets as targets_mod
+
+    out = Path(out) if out else reports_dir()
+    inputs = [Path(p) for p in data] if data else [default_data_file()]
+    with Lock(out / ".lock"):
+        run_dir = _new_run_dir(out)
+        manifest: dict = {
+            "status": "running",
+            "started_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "seed": seed,
+            "draws": draws,
+            "inputs": {},
+            "targets_file": str(targets_file) if targets_file else "default",
+            "versions": _versions(),
+            "stages": {},
+            "warnings": [],
+        }
+        result = RunResult(EXIT_OK, run_dir, manifest)
+
+        def stage(name: str, fn: Callable[[], object]) -> object:
+            t0 = time.perf_counter()
+            value = fn()
+            elapsed = time.perf_counter() - t0
+            manifest["stages"][name] = round(elapsed, 3)
+            result.stages.append((name, elapsed))
+            if on_stage:
+                on_stage(name, elapsed)
+            return value
+
+        def fail(code: int, message: str) -> RunResult:
+            manifest["status"] = "failed"
+            manifest["exit_code"] = code
+            manifest["error"] = message
+            write_text(run_dir / "error.txt", message + "\n")
+            write_json(run_dir / "manifest.json", manifest)
+            result.exit_code, result.error = code, message
+            return result
+
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                table = stage("ingest+validate", lambda: jqforecast.load(inputs))
+            manifest["warnings"] += [
+                str(w.message) for w in caught if issubclass(w.category, DataWarning)
+            ]
+            manifest["inputs"] = {
+                str(f): file_sha256(f)
+                for p in inputs
+                for f in (
+                    [p] if p.is_file() else sorted(p.glob("*.csv")) + sorted(p.glob("*.xlsx"))
+                )
+            }
+            target_set = stage("targets config", lambda: targets_mod.load(targets_file))
+        except (ValidationError, FileNotFoundError, ValueError) as exc:
+            return fail(EXIT_DATA, f"invalid input data:\n{exc}")
+        try:
+            fc = stage("forecast", lambda: jqforecast.forecast(table, draws=draws, seed=seed))
+            report = stage("targets", lambda: jqforecast.evaluate_targets(fc, target_set))
+        except Exception:  # noqa: BLE001 - any model failure is exit code 2, with its traceback
+            return fail(EXIT_MODEL, "model failure:\n" + traceback.format_exc())
+        manifest["models"] = {
+            k: fc.meta[k] for k in ("models", "weights", "weights_info", "skipped", "assumption_sd")
+        }
+        manifest["p_all_modelled"] = report.p_all
+        try:
+
+            def write_outputs() -> None:
+                fc.to_netcdf(run_dir / "forecast.nc")
+                write_csv(run_dir / "forecast.csv", fc.to_frame())
+                write_csv(run_dir / "targets.csv", report.table)
+
+            stage("write outputs", write_outputs)
+            manifest["status"] = "success"
+            manifest["exit_code"] = EXIT_OK
+            manifest["finished_at"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+            write_json(run_dir / "manifest.json", manifest)
+            _point_latest(out, run_dir)
+        except OSError as exc:
+            return fail(EXIT_OUTPUT, f"output error: {exc}")
+        result.report = report
+        return result
+
+
+def load_manifest(run_dir: str | Path) -> dict:
+    """Read a run's manifest."""
+    return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))

@@ -1,0 +1,114 @@
+"""Target evaluation: known-answer probabilities, comparators, growth formula, no-data rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from scipy import stats
+
+from jqforecast import evaluate_targets
+from jqforecast.result import Forecast
+from jqforecast.targets import load
+from jqforecast.targets.evaluate import _cagr, verdict
+
+
+def _forecast(columns: dict[str, np.ndarray], years=(2025, 2026), history=None) -> Forecast:
+    """A Forecast whose paths for each series are the given draws in every year."""
+    ids = list(columns)
+    n = len(next(iter(columns.values())))
+    values = np.stack([np.repeat(columns[s][:, None], len(years), axis=1) for s in ids], axis=1)
+    paths = xr.DataArray(
+        values,
+        dims=("draw", "series", "year"),
+        coords={"draw": np.arange(n), "series": ids, "year": list(years)},
+    )
+    hist = (
+        history
+        if history is not None
+        else pd.DataFrame(columns=["metric", "industry", "year", "value"])
+    )
+    return Forecast(paths, hist, {"seed": 0})
+
+
+def test_lognormal_sum_probability_within_mc_error():
+    rng = np.random.default_rng(0)
+    n = 200_000
+    draws = {
+        f"revenue/{i}": rng.lognormal(np.log(m), 0.2, n)
+        for i, m in (("ic", 1000), ("biomed", 1200), ("ai", 500))
+    }
+    # large-sample reference from an independent simulation of the same distribution
+    ref_rng = np.random.default_rng(99)
+    ref = sum(ref_rng.lognormal(np.log(m), 0.2, 2_000_000) for m in (1000, 1200, 500))
+    p_ref = float((ref >= 3000).mean())
+    row = evaluate_targets(_forecast(draws)).table.set_index("id").loc["leading_revenue"]
+    assert abs(row["p_hit"] - p_ref) < 3 * row["p_hit_mcse"] + 1e-3
+    assert row["p_hit_mcse"] == pytest.approx(np.sqrt(p_ref * (1 - p_ref) / n), rel=0.05)
+
+
+def test_normal_ratio_probability_and_shortfall():
+    rng = np.random.default_rng(1)
+    n = 100_000
+    x = rng.normal(0.05, 0.01, n)
+    row = evaluate_targets(_forecast({"rd_intensity/park_total": x})).table.set_index("id")
+    r = row.loc["rd_intensity"]
+    p = 1 - stats.norm.cdf(0.055, 0.05, 0.01)
+    assert abs(r["p_hit"] - p) < 4 * r["p_hit_mcse"]
+    # E[max(0, T - X)] for normal X: (T-μ)Φ(z) + σφ(z), z = (T-μ)/σ
+    z = 0.5
+    es = 0.005 * stats.norm.cdf(z) + 0.01 * stats.norm.pdf(z)
+    assert r["expected_shortfall"] == pytest.approx(es, rel=0.02)
+
+
+def test_strict_and_non_strict_comparators_on_atoms():
+    x = np.array([200.0] * 50 + [100.0] * 50)  # half the draws exactly at 200 per year
+    table = evaluate_targets(
+        _forecast({"new_space/park_total": x / 2, "pct_filings/park_total": x * 3})
+    ).table.set_index("id")
+    assert table.loc["new_space", "p_hit"] == 0.0  # 100 + 100 = 200 is not > 200
+    assert table.loc["pct_filings", "p_hit"] == 0.5  # 600 >= 600
+
+
+def test_required_cagr_hand_computed():
+    assert _cagr(3000, 2330.4681, 2) == pytest.approx((3000 / 2330.4681) ** 0.5 - 1)
+    assert _cagr(121, 100, 2) == pytest.approx(0.10)
+    hist = pd.DataFrame(
+        {"metric": ["pct_filings"], "industry": ["park_total"], "year": [2024], "value": [500.0]}
+    )
+    fc = _forecast({"pct_filings/park_total": np.full(10, 550.0)}, history=hist)
+    r = evaluate_targets(fc).table.set_index("id").loc["pct_filings"]
+    assert r["base_year"] == 2024
+    assert r["required_cagr"] == pytest.approx((600 / 500) ** 0.5 - 1)
+    assert r["implied_cagr"] == pytest.approx((550 / 500) ** 0.5 - 1)
+
+
+def test_no_data_and_elicited_rows_are_labelled():
+    table = evaluate_targets(_forecast({"revenue/ic": np.ones(10)})).table.set_index("id")
+    assert table.loc["unicorns_champions", "kind"] == "no data"
+    assert np.isnan(table.loc["unicorns_champions", "p_hit"])
+    assert table.loc["incubator", "kind"] == "elicited"
+    assert table.loc["incubator", "verdict_en"] == "not assessed"
+    assert len(table) == len(load())
+
+
+def test_verdict_bands():
+    assert verdict(0.7) == ("有望达成", "on track")
+    assert verdict(0.69) == ("存在缺口", "at risk")
+    assert verdict(0.29) == ("难以达成", "unlikely")
+
+
+def test_joint_probability_and_correlation():
+    rng = np.random.default_rng(2)
+    common = rng.standard_normal(50_000)
+    fc = _forecast(
+        {
+            "pct_filings/park_total": np.round(600 + 100 * common),
+            "smart_factories/park_total": np.round(15 + 3 * common),
+        }
+    )
+    report = evaluate_targets(fc)
+    # the two outcomes move together, so P(both) = P(each) ≈ ½
+    assert report.p_all == pytest.approx(report.hits["pct_filings"].mean(), abs=0.01)
+    assert report.correlation().loc["pct_filings", "smart_factories"] > 0.99

@@ -1,0 +1,72 @@
+"""The main job: outputs, exit codes, atomic `latest`, lock, reproducibility."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from jqforecast.cli import app
+from jqforecast.pipeline.run import EXIT_DATA, Lock, RunLocked, load_manifest, run
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_run_writes_outputs_and_points_latest(tmp_path):
+    result = runner.invoke(app, ["run", "--out", str(tmp_path), "--draws", "400", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    latest = tmp_path / "latest"
+    assert latest.is_symlink()
+    for name in ("forecast.nc", "forecast.csv", "targets.csv", "manifest.json"):
+        assert (latest / name).stat().st_size > 0
+    manifest = load_manifest(latest)
+    assert manifest["status"] == "success" and manifest["seed"] == 3
+    assert set(manifest["stages"]) == {
+        "ingest+validate",
+        "targets config",
+        "forecast",
+        "targets",
+        "write outputs",
+    }
+    assert all(len(h) == 64 for h in manifest["inputs"].values())
+    targets = pd.read_csv(latest / "targets.csv")
+    assert len(targets) == 7
+    assert "存在缺口" in result.output or "有望达成" in result.output
+
+
+def test_same_seed_same_targets_csv(tmp_path):
+    a = run(out=tmp_path / "a", draws=300, seed=5)
+    b = run(out=tmp_path / "b", draws=300, seed=5)
+    assert (a.run_dir / "targets.csv").read_bytes() == (b.run_dir / "targets.csv").read_bytes()
+
+
+def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
+    good = run(out=tmp_path, draws=200, seed=0)
+    assert good.exit_code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "latest").iterdir()}
+    target_before = os.readlink(tmp_path / "latest")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "metric,industry,year,value,unit,status,source,note\n"
+        "revenue,ic,2020,-1,亿元,official,src,\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["run", "--data", str(bad), "--out", str(tmp_path)])
+    assert result.exit_code == EXIT_DATA
+    assert os.readlink(tmp_path / "latest") == target_before
+    assert {p.name: p.read_bytes() for p in (tmp_path / "latest").iterdir()} == before
+    failed = sorted((tmp_path / "runs").iterdir())[-1]
+    assert load_manifest(failed)["status"] == "failed"
+    assert "positive level" in (failed / "error.txt").read_text(encoding="utf-8")
+
+
+def test_lock_blocks_a_second_run_and_clears_stale(tmp_path):
+    lock = tmp_path / ".lock"
+    with Lock(lock), pytest.raises(RunLocked):
+        run(out=tmp_path, draws=50)
+    lock.write_text("999999999")  # a pid that does not exist: stale
+    assert run(out=tmp_path, draws=50).exit_code == 0
+    assert not lock.exists()

@@ -219,11 +219,12 @@ class Theta(Model):
 
     def fit(self, history: pd.Series) -> Self:
         y = self._check_history(history)
+        n = len(y)
         with _quiet():
             self.results_ = ThetaModel(y, period=1, deseasonalize=False).fit()
+            # sigma2 is computed lazily by an inner SARIMAX fit that warns on short series
+            self.sigma2_ = float(self.results_.sigma2) * n / max(n - 3, 1)
         self.alpha_ = float(np.clip(self.results_.params["alpha"], 1e-4, 1.0))
-        n = len(y)
-        self.sigma2_ = float(self.results_.sigma2) * n / max(n - 3, 1)
         self.n_ = n
         return self
 

@@ -178,6 +178,9 @@ def run_command(
     draws: Annotated[int, typer.Option(help="Joint sample paths.")] = 4000,
     lang: Annotated[str, typer.Option(help="zh or en labels in the summary.")] = "zh",
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Statistical models only, ≤1000 draws (preview).")
+    ] = False,
 ) -> None:
     """Run the main job: validate → forecast → target probabilities → reports/runs/<time>/.
 
@@ -192,7 +195,9 @@ def run_command(
             out.print(f"[green]✓[/] {name:<18} {seconds:6.2f} s")
 
     try:
-        result = run(data, targets_file, out_dir, seed=seed, draws=draws, on_stage=on_stage)
+        result = run(
+            data, targets_file, out_dir, seed=seed, draws=draws, quick=quick, on_stage=on_stage
+        )
     except RunLocked as exc:
         err.print(f"[bold red]{exc}[/]")
         raise typer.Exit(EXIT_OUTPUT) from None

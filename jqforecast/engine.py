@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from jqforecast.data.metrics import METRICS
+from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.data.schema import coerce_dtypes, effective_rel_sd
-from jqforecast.models.base import Model, TooShortError
+from jqforecast.models.base import Model
+from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, MultiSeriesModel
 from jqforecast.models.ensemble import BacktestCase, allocate_draws, fit_weights
 from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
@@ -42,12 +43,16 @@ class SeriesData:
     industry: str
     transform: Transform
     history: pd.Series  # unconstrained scale, consecutive years, NaN for gaps
-    observed: pd.Series  # data scale, observed years only
+    noise: pd.Series  # each point's own measurement sd on that scale (0 = official)
     assumptions: tuple[str, ...]
 
     @property
     def last_year(self) -> int:
         return int(self.history.index[-1])
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.history.notna().sum())
 
 
 def _rng(seed: int, *keys: str | int) -> np.random.Generator:
@@ -56,27 +61,65 @@ def _rng(seed: int, *keys: str | int) -> np.random.Generator:
     return np.random.default_rng(words)
 
 
-def resolve_models(models: str | Sequence[str | Model]) -> list[Model]:
-    """Model instances from ``"auto"``, ``"statistical"``, names or instances."""
-    registry = {cls.name: cls for cls in STATISTICAL_MODELS}
+def resolve_models(models: str | Sequence[str | Model], seed: int = 0) -> list[Model]:
+    """Model instances from ``"auto"`` (all), ``"statistical"``, ``"bayes"``, names or instances."""
+    bayes = [HierarchicalGrowth(seed=seed), CountGrowth(seed=seed)]
+    registry = {cls.name: cls for cls in STATISTICAL_MODELS} | {m.name: type(m) for m in bayes}
     if isinstance(models, str):
-        if models in ("auto", "statistical"):
+        if models == "auto":
+            return [cls() for cls in STATISTICAL_MODELS] + bayes
+        if models == "statistical":
             return [cls() for cls in STATISTICAL_MODELS]
+        if models == "bayes":
+            return bayes
         models = [models]
     out = []
     for m in models:
         if isinstance(m, Model):
             out.append(m.clone())
         elif m in registry:
-            out.append(registry[m]())
+            cls = registry[m]
+            out.append(cls(seed=seed) if issubclass(cls, MultiSeriesModel) else cls())
         else:
             raise ValueError(f"unknown model {m!r}; known: {sorted(registry)} or 'auto'")
     return out
 
 
-def prepare(data: pd.DataFrame) -> list[SeriesData]:
-    """Group the long table into series on their unconstrained scales."""
+def applies(model: Model, s: SeriesData) -> bool:
+    """Whether a model suits a series' data type (count models only for counts, and back)."""
+    is_count = s.transform.kind is Kind.COUNT
+    if isinstance(model, CountGrowth):
+        return is_count
+    if isinstance(model, HierarchicalGrowth):
+        return not is_count
+    return True
+
+
+def _assumption_sds(data: pd.DataFrame, assumptions: dict | None) -> dict[str, float]:
+    """Log-scale sd of each shared assumption: from the registry, else the smallest row rel_sd."""
+    sds: dict[str, float] = {}
+    rel = effective_rel_sd(data)
+    for text, r in zip(data["assumption"], rel, strict=True):
+        if text is None or (isinstance(text, float) and np.isnan(text)):
+            continue
+        for a in str(text).split():
+            if assumptions and a in assumptions:
+                sds[a] = float(assumptions[a].rel_sd)
+            else:
+                sds[a] = min(sds.get(a, np.inf), float(r))
+    return sds
+
+
+def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -> list[SeriesData]:
+    """Group the long table into series on their unconstrained scales.
+
+    Each point's own measurement sd is its ``rel_sd`` (or the status default) with the shared
+    assumptions' part removed in quadrature: the shared part moves whole series together and
+    is added to the paths as one factor, so it must not also count as independent noise.
+    """
     data = coerce_dtypes(data)
+    assumption_sd = assumption_sd or {}
+    data["_noise"] = effective_rel_sd(data)
     prepared, short = [], []
     for (metric, industry), g in data.groupby(["metric", "industry"], sort=True):
         g = g.sort_values("year")
@@ -87,6 +130,8 @@ def prepare(data: pd.DataFrame) -> list[SeriesData]:
         years = range(int(g["year"].min()), int(g["year"].max()) + 1)
         z = pd.Series(transform.forward(g["value"].to_numpy()), index=g["year"].to_numpy())
         ids = sorted({a for text in g["assumption"].dropna() for a in str(text).split()})
+        shared2 = sum(assumption_sd.get(a, 0.0) ** 2 for a in ids)
+        own = np.sqrt(np.maximum(g["_noise"].to_numpy() ** 2 - shared2, 0.0))
         prepared.append(
             SeriesData(
                 id=series_id(metric, industry),
@@ -94,7 +139,7 @@ def prepare(data: pd.DataFrame) -> list[SeriesData]:
                 industry=industry,
                 transform=transform,
                 history=z.reindex(years),
-                observed=g.set_index("year")["value"],
+                noise=pd.Series(own, index=g["year"].to_numpy()).reindex(years),
                 assumptions=tuple(ids),
             )
         )
@@ -121,7 +166,11 @@ def _member_paths(
 
 
 def backtest_cases(series: list[SeriesData], members: list[Model], seed: int) -> list[BacktestCase]:
-    """Rolling-origin cases pooled over series: fit on a prefix, score the next 1–2 years."""
+    """Rolling-origin cases pooled over series: fit on a prefix, score the next 1–2 years.
+
+    Only single-series (statistical) members are backtested: refitting MCMC models at every
+    origin would multiply the run time; their weight is the explicit fallback share.
+    """
     cases = []
     for s in series:
         observed = s.history.dropna()
@@ -147,19 +196,21 @@ def backtest_cases(series: list[SeriesData], members: list[Model], seed: int) ->
     return cases
 
 
-def _assumption_sds(data: pd.DataFrame, assumptions: dict | None) -> dict[str, float]:
-    """Log-scale sd of each shared assumption: from the registry, else the smallest row rel_sd."""
-    sds: dict[str, float] = {}
-    rel = effective_rel_sd(coerce_dtypes(data))
-    for text, r in zip(data["assumption"], rel, strict=True):
-        if text is None or (isinstance(text, float) and np.isnan(text)):
-            continue
-        for a in str(text).split():
-            if assumptions and a in assumptions:
-                sds[a] = float(assumptions[a].rel_sd)
-            else:
-                sds[a] = min(sds.get(a, np.inf), float(r))
-    return sds
+def learn_weights(
+    series: list[SeriesData], members: list[Model], seed: int
+) -> tuple[dict[str, float], dict]:
+    """Ensemble weights: CRPS-optimal for backtested members, equal share for the others."""
+    single = [m for m in members if not getattr(m, "multi_series", False)]
+    multi = [m for m in members if getattr(m, "multi_series", False)]
+    cases = backtest_cases(series, single, seed) if single else []
+    w_single, info = fit_weights(cases, len(single)) if single else (np.array([]), {})
+    if info.get("method", "").startswith("equal"):
+        return {m.name: 1.0 for m in members}, info  # all equal, normalised per group
+    share = 1.0 / (len(single) + 1) if multi else 0.0  # Bayesian members, as one block
+    weights = {m.name: float(w) * (1.0 - share) for m, w in zip(single, w_single, strict=True)}
+    weights |= {m.name: share for m in multi}
+    info["bayes_share"] = f"{share:.3f} (fallback: not backtested)" if multi else "none"
+    return weights, info
 
 
 def forecast(
@@ -179,9 +230,10 @@ def forecast(
     years : sequence of int
         Years to report. Paths cover every year from the earliest of these (or the year after
         the earliest last observation) to the latest.
-    models : "auto", or names / :class:`~jqforecast.models.base.Model` instances
-        Ensemble members. Members that need more points than a series has are skipped for it
-        (logged in ``meta["skipped"]``).
+    models : "auto", "statistical", "bayes", or names / model instances
+        Ensemble members. "auto" = the five statistical models plus the Bayesian pooled
+        growth model (levels, ratios) and count model (counts). Members that need more points
+        than a series has are skipped (``meta["skipped"]`` says why).
     draws : int
         Number of joint draws.
     seed : int
@@ -194,6 +246,9 @@ def forecast(
     Returns
     -------
     Forecast
+        Series of one metric (e.g. revenue of the three industries) form a group: each joint
+        draw uses the same ensemble member for all of them, and the Bayesian member pools them,
+        so their paths keep the correlation the pooled model implies.
 
     Examples
     --------
@@ -207,24 +262,29 @@ def forecast(
             assumptions = load_assumptions()
         except FileNotFoundError:
             assumptions = {}
-    series = prepare(data)
-    members = resolve_models(models)
+    data = coerce_dtypes(data)
+    sds = _assumption_sds(data, assumptions)
+    series = prepare(data, sds)
+    members = resolve_models(models, seed)
     first = min(min(years), min(s.last_year for s in series) + 1)
     grid = list(range(first, max(years) + 1))
 
-    cases = backtest_cases(series, members, seed)
-    weights, weight_info = fit_weights(cases, len(members)) if members else (np.array([]), {})
-    weight_map = {m.name: float(w) for m, w in zip(members, weights, strict=True)}
-
+    weight_map, weight_info = learn_weights(series, members, seed)
     z_paths = np.empty((draws, len(series), len(grid)))
     used: dict[str, dict[str, float]] = {}
     skipped: dict[str, dict[str, str]] = {}
-    for j, s in enumerate(series):
-        z_paths[:, j, :] = _series_paths(s, members, weight_map, grid, draws, seed, used, skipped)
+    diagnostics: dict[str, dict] = {}
+    position = {s.id: j for j, s in enumerate(series)}
+    for metric in sorted({s.metric for s in series}):
+        group = [s for s in series if s.metric == metric]
+        block = _group_paths(
+            group, members, weight_map, grid, draws, seed, used, skipped, diagnostics
+        )
+        for k, s in enumerate(group):
+            z_paths[:, position[s.id], :] = block[:, k, :]
 
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
     # same for every series that depends on that assumption.
-    sds = _assumption_sds(data, assumptions)
     factors = {a: _rng(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
     for j, s in enumerate(series):
         shift = sum((sds[a] * factors[a] for a in s.assumptions), np.zeros(draws))
@@ -247,24 +307,27 @@ def forecast(
         "weights_info": weight_info,
         "members_used": used,
         "skipped": skipped,
+        "diagnostics": diagnostics,
         "assumption_sd": sds,
         "last_observed": {s.id: s.last_year for s in series},
         "units": {s.id: METRICS[s.metric].unit for s in series},
         "uncertainty_included": [
             "process noise (each model's error distribution)",
-            "parameter uncertainty (random walk with drift, Theta; dof-corrected scale otherwise)",
+            "parameter uncertainty (posterior draws; priors in random walk with drift and Theta;"
+            " dof-corrected scale for the state-space models)",
             "model uncertainty (ensemble mixture)",
-            "derivation uncertainty of derived/estimated data (shared assumption factors)",
+            "measurement error of estimated/derived points (Bayesian members)",
+            "derivation uncertainty shared by derived series (one factor per assumption)",
         ],
         "uncertainty_not_included": [
-            "correlation between series beyond shared assumptions (models are fitted per series)",
+            "correlation between metrics beyond shared assumptions",
         ],
     }
-    return Forecast(paths=paths, history=coerce_dtypes(data), meta=meta)
+    return Forecast(paths=paths, history=data, meta=meta)
 
 
-def _series_paths(
-    s: SeriesData,
+def _group_paths(
+    group: list[SeriesData],
     members: list[Model],
     weight_map: dict[str, float],
     grid: list[int],
@@ -272,49 +335,98 @@ def _series_paths(
     seed: int,
     used: dict,
     skipped: dict,
+    diagnostics: dict,
 ) -> np.ndarray:
-    """Paths of one series on the unconstrained scale over ``grid`` (observed years filled)."""
-    filled = s.history.interpolate(method="index")
-    out = np.empty((draws, len(grid)))
-    future = [y for y in grid if y > s.last_year]
-    for i, year in enumerate(grid):
-        if year <= s.last_year:
-            out[:, i] = filled.get(year, np.nan)
-    if not future:
+    """Paths (draws, series, grid) of one group on the unconstrained scale.
+
+    Every draw index is assigned one member for the whole group, so a joint model's draw
+    stays joint across the group's series. Observed years hold the (interpolated) data.
+    """
+    out = np.empty((draws, len(group), len(grid)))
+    for k, s in enumerate(group):
+        filled = s.history.interpolate(method="index")
+        for i, year in enumerate(grid):
+            if year <= s.last_year:
+                out[:, k, i] = filled.get(year, np.nan)
+        skipped[s.id] = {}
         used[s.id] = {}
-        return out
-    horizon = future[-1] - s.last_year
-    fitted: list[tuple[Model, float]] = []
-    skipped[s.id] = {}
-    n_obs = int(s.history.notna().sum())
+    n_min = min(s.n_obs for s in group)
+    candidates = []
     for m in members:
-        if n_obs < m.min_points:
-            skipped[s.id][m.name] = f"needs {m.min_points} points, series has {n_obs}"
+        if not all(applies(m, s) for s in group):
             continue
-        fitted.append((m, weight_map.get(m.name, 0.0)))
-    if not fitted:
-        raise TooShortError(f"no model can forecast {s.id} ({n_obs} points)")
-    w = np.array([wt for _, wt in fitted])
-    w = w / w.sum() if w.sum() > 0 else np.full(len(fitted), 1.0 / len(fitted))
-    counts = allocate_draws(w, draws)
-    chunks = []
-    used[s.id] = {}
-    for (m, _), c, wi in zip(fitted, counts, w, strict=True):
-        if c == 0:
+        if n_min < m.min_points:
+            for s in group:
+                skipped[s.id][m.name] = f"needs {m.min_points} points, group has {n_min}"
             continue
+        candidates.append(m)
+    last = max(grid)
+    if all(s.last_year >= last for s in group):
+        return out
+
+    sims: dict[str, np.ndarray] = {}  # member → (draws_m, series, grid) filled after last obs
+    weights = {m.name: weight_map.get(m.name, 0.0) for m in candidates}
+    total = sum(weights.values())
+    for m in candidates:
+        if total > 0 and weights[m.name] == 0:
+            continue
+        count = max(int(np.ceil(draws * (weights[m.name] / total if total else 1))), 1)
         try:
-            chunks.append(_member_paths(m, s.history, horizon, int(c), _rng(seed, s.id, m.name)))
-            used[s.id][m.name] = float(wi)
-        except (ValueError, np.linalg.LinAlgError) as err:
-            skipped[s.id][m.name] = f"fit failed: {err}"
-    if not chunks:
-        raise RuntimeError(f"every model failed for {s.id}: {skipped[s.id]}")
-    sims = np.concatenate(chunks)
-    if len(sims) < draws:  # a member failed: refill from the others, keeping the seed's stream
-        extra = _rng(seed, s.id, "refill").integers(0, len(sims), draws - len(sims))
-        sims = np.concatenate([sims, sims[extra]])
-    sims = sims[_rng(seed, s.id, "shuffle").permutation(draws)]
-    for i, year in enumerate(grid):
-        if year > s.last_year:
-            out[:, i] = sims[:, year - s.last_year - 1]
+            sims[m.name] = _member_group_paths(m, group, grid, count, seed, diagnostics)
+        except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
+            for s in group:
+                skipped[s.id][m.name] = f"fit failed: {err}"
+    if not sims:
+        raise RuntimeError(f"every model failed for {[s.id for s in group]}: {skipped}")
+    names = list(sims)
+    w = np.array([weights[n] for n in names])
+    w = w / w.sum() if w.sum() > 0 else np.full(len(names), 1.0 / len(names))
+    counts = allocate_draws(w, draws)
+    assignment = np.repeat(np.arange(len(names)), counts)
+    assignment = assignment[_rng(seed, *[s.id for s in group], "assign").permutation(draws)]
+    for idx, name in enumerate(names):
+        rows = np.flatnonzero(assignment == idx)
+        member = sims[name]
+        if len(member) < len(rows):  # another member failed and this one takes its share
+            extra = _rng(seed, name, "refill").integers(0, len(member), len(rows) - len(member))
+            member = np.concatenate([member, member[extra]])
+        member = member[: len(rows)]
+        for k, s in enumerate(group):
+            future = [i for i, y in enumerate(grid) if y > s.last_year]
+            out[rows[:, None], k, future] = member[:, k, future]
+            used[s.id][name] = float(w[idx])
+    return out
+
+
+def _member_group_paths(
+    model: Model,
+    group: list[SeriesData],
+    grid: list[int],
+    draws: int,
+    seed: int,
+    diagnostics: dict,
+) -> np.ndarray:
+    """One member's paths (draws, series, grid) for a group; valid after each last year."""
+    out = np.full((draws, len(group), len(grid)), np.nan)
+    if getattr(model, "multi_series", False):
+        start = min(int(s.history.index[0]) for s in group)
+        end = max(s.last_year for s in group)
+        years = range(start, end + 1)
+        frame = pd.DataFrame({s.id: s.history.reindex(years) for s in group})
+        noise = pd.DataFrame({s.id: s.noise.reindex(years) for s in group})
+        fitted = model.clone().set_params(seed=seed).fit(frame, noise)
+        diagnostics[f"{model.name}:{group[0].metric}"] = fitted.diagnostics_
+        horizon = max(grid) - end
+        paths = fitted.simulate(max(horizon, 0), draws, _rng(seed, group[0].metric, model.name))
+        all_years = list(years) + list(range(end + 1, end + 1 + max(horizon, 0)))
+        cols = [all_years.index(y) for y in grid]
+        return paths[:, :, cols]
+    for k, s in enumerate(group):
+        horizon = max(grid) - s.last_year
+        if horizon <= 0:
+            continue
+        p = _member_paths(model, s.history, horizon, draws, _rng(seed, s.id, model.name))
+        for i, y in enumerate(grid):
+            if y > s.last_year:
+                out[:, k, i] = p[:, y - s.last_year - 1]
     return out

@@ -90,17 +90,17 @@ def test_gaps_are_handled_by_state_space_models():
 
 def test_same_seed_identical_different_seed_not():
     data = jqforecast.load_default()
-    a = forecast(data, draws=300, seed=7)
-    b = forecast(data, draws=300, seed=7)
-    c = forecast(data, draws=300, seed=8)
+    a = forecast(data, draws=300, seed=7, models="statistical")
+    b = forecast(data, draws=300, seed=7, models="statistical")
+    c = forecast(data, draws=300, seed=8, models="statistical")
     assert a.equals(b)
     assert not np.array_equal(a.paths.values, c.paths.values)
 
 
 def test_series_order_does_not_change_results():
     data = jqforecast.load_default()
-    a = forecast(data, draws=200, seed=3)
-    b = forecast(data.iloc[::-1].reset_index(drop=True), draws=200, seed=3)
+    a = forecast(data, draws=200, seed=3, models="statistical")
+    b = forecast(data.iloc[::-1].reset_index(drop=True), draws=200, seed=3, models="statistical")
     assert a.equals(b)
 
 
@@ -120,7 +120,9 @@ def test_data_types_are_respected():
             _table("revenue", "ic", range(2015, 2024), np.geomspace(10, 1, 9), "亿元"),
         ]
     )
-    fc = forecast(validate(data, warn=False), years=(2024, 2025, 2026), draws=2000)
+    fc = forecast(
+        validate(data, warn=False), years=(2024, 2025, 2026), draws=2000, models="statistical"
+    )
     counts = fc.paths.sel(series="pct_filings/park_total").values
     assert (counts >= 0).all() and (counts == np.round(counts)).all()
     ratio = fc.paths.sel(series="rd_intensity/park_total").values
@@ -159,7 +161,9 @@ def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
             ),
         ]
     )
-    fc = forecast(data, years=(2024, 2025, 2026), draws=4000, seed=0, assumptions={})
+    fc = forecast(
+        data, years=(2024, 2025, 2026), draws=4000, seed=0, assumptions={}, models="statistical"
+    )
     ic24, ai24 = fc.values("revenue/ic", 2024), fc.values("revenue/ai", 2024)
     assert np.median(ic24) == pytest.approx(200, rel=0.02)
     # both observed 2024 values are scaled by the same factor in every draw
@@ -168,7 +172,7 @@ def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
 
 
 def test_derive_and_to_frame():
-    fc = forecast(jqforecast.load_default(), draws=500, seed=1)
+    fc = forecast(jqforecast.load_default(), draws=500, seed=1, models="statistical")
     total = fc.derive(lambda f: sum(f.values(f"revenue/{i}", 2026) for i in ("ic", "biomed", "ai")))
     assert total.iloc[5] == pytest.approx(
         sum(fc.values(f"revenue/{i}", 2026)[5] for i in ("ic", "biomed", "ai"))
@@ -180,7 +184,7 @@ def test_derive_and_to_frame():
 
 
 def test_netcdf_roundtrip(tmp_path):
-    fc = forecast(jqforecast.load_default(), draws=200, seed=2)
+    fc = forecast(jqforecast.load_default(), draws=200, seed=2, models="statistical")
     path = fc.to_netcdf(tmp_path / "fc.nc")
     back = Forecast.from_netcdf(path)
     assert back.equals(fc)

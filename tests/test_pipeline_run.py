@@ -16,7 +16,9 @@ runner = CliRunner()
 
 @pytest.mark.slow
 def test_run_writes_outputs_and_points_latest(tmp_path):
-    result = runner.invoke(app, ["run", "--out", str(tmp_path), "--draws", "400", "--seed", "3"])
+    result = runner.invoke(
+        app, ["run", "--quick", "--out", str(tmp_path), "--draws", "400", "--seed", "3"]
+    )
     assert result.exit_code == 0, result.output
     latest = tmp_path / "latest"
     assert latest.is_symlink()
@@ -38,13 +40,13 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
 
 
 def test_same_seed_same_targets_csv(tmp_path):
-    a = run(out=tmp_path / "a", draws=300, seed=5)
-    b = run(out=tmp_path / "b", draws=300, seed=5)
+    a = run(out=tmp_path / "a", draws=300, seed=5, quick=True)
+    b = run(out=tmp_path / "b", draws=300, seed=5, quick=True)
     assert (a.run_dir / "targets.csv").read_bytes() == (b.run_dir / "targets.csv").read_bytes()
 
 
 def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
-    good = run(out=tmp_path, draws=200, seed=0)
+    good = run(out=tmp_path, draws=200, seed=0, quick=True)
     assert good.exit_code == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "latest").iterdir()}
     target_before = os.readlink(tmp_path / "latest")
@@ -54,7 +56,7 @@ def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
         "revenue,ic,2020,-1,亿元,official,src,\n",
         encoding="utf-8",
     )
-    result = runner.invoke(app, ["run", "--data", str(bad), "--out", str(tmp_path)])
+    result = runner.invoke(app, ["run", "--quick", "--data", str(bad), "--out", str(tmp_path)])
     assert result.exit_code == EXIT_DATA
     assert os.readlink(tmp_path / "latest") == target_before
     assert {p.name: p.read_bytes() for p in (tmp_path / "latest").iterdir()} == before
@@ -66,7 +68,7 @@ def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
 def test_lock_blocks_a_second_run_and_clears_stale(tmp_path):
     lock = tmp_path / ".lock"
     with Lock(lock), pytest.raises(RunLocked):
-        run(out=tmp_path, draws=50)
+        run(out=tmp_path, draws=50, quick=True)
     lock.write_text("999999999")  # a pid that does not exist: stale
-    assert run(out=tmp_path, draws=50).exit_code == 0
+    assert run(out=tmp_path, draws=50, quick=True).exit_code == 0
     assert not lock.exists()

@@ -121,9 +121,14 @@ def run(
     out: str | Path | None = None,
     seed: int = 0,
     draws: int = 4000,
+    quick: bool = False,
     on_stage: Callable[[str, float], None] | None = None,
 ) -> RunResult:
-    """Run the pipeline once; never raises for data/model/output errors (see ``exit_code``)."""
+    """Run the pipeline once; never raises for data/model/output errors (see ``exit_code``).
+
+    ``quick=True`` uses the statistical models only (no MCMC) and at most 1000 draws, for
+    smoke tests and previews; the manifest records it.
+    """
     import jqforecast
     from jqforecast import targets as targets_mod
 
@@ -135,7 +140,8 @@ def run(
             "status": "running",
             "started_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "seed": seed,
-            "draws": draws,
+            "draws": min(draws, 1000) if quick else draws,
+            "quick": quick,
             "inputs": {},
             "targets_file": str(targets_file) if targets_file else "default",
             "versions": _versions(),
@@ -181,12 +187,25 @@ def run(
         except (ValidationError, FileNotFoundError, ValueError) as exc:
             return fail(EXIT_DATA, f"invalid input data:\n{exc}")
         try:
-            fc = stage("forecast", lambda: jqforecast.forecast(table, draws=draws, seed=seed))
+            models = "statistical" if quick else "auto"
+            n_draws = manifest["draws"]
+            fc = stage(
+                "forecast",
+                lambda: jqforecast.forecast(table, draws=n_draws, seed=seed, models=models),
+            )
             report = stage("targets", lambda: jqforecast.evaluate_targets(fc, target_set))
         except Exception:  # noqa: BLE001 - any model failure is exit code 2, with its traceback
             return fail(EXIT_MODEL, "model failure:\n" + traceback.format_exc())
         manifest["models"] = {
-            k: fc.meta[k] for k in ("models", "weights", "weights_info", "skipped", "assumption_sd")
+            k: fc.meta[k]
+            for k in (
+                "models",
+                "weights",
+                "weights_info",
+                "skipped",
+                "assumption_sd",
+                "diagnostics",
+            )
         }
         manifest["p_all_modelled"] = report.p_all
         try:

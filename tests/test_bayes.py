@@ -1,0 +1,91 @@
+"""Bayesian members: pooled growth recovered, counts stay counts, estimates move forecasts less."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jqforecast
+from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, prior_predictive_check
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pooled_fit():
+    rng = np.random.default_rng(0)
+    years = range(2013, 2025)
+    # three industries with a common growth of 8% a year on logs and a missing year in one
+    frame = pd.DataFrame(
+        {s: 5 + np.cumsum(0.08 + 0.04 * rng.standard_normal(12)) for s in ("ic", "biomed", "ai")},
+        index=years,
+    )
+    frame.iloc[5, 1] = np.nan
+    return HierarchicalGrowth(seed=1).fit(frame)
+
+
+def test_hierarchical_model_recovers_pooled_growth(pooled_fit):
+    mu0 = pooled_fit.idata_.posterior["mu0"].values.ravel()
+    lo, hi = np.quantile(mu0, [0.05, 0.95])
+    assert lo < 0.08 < hi
+    assert abs(mu0.mean() - 0.08) < 0.03
+    d = pooled_fit.diagnostics_
+    assert d["ok"], d  # R-hat, ESS and divergences reported and fine on clean data
+
+
+def test_hierarchical_paths_shape_and_growth(pooled_fit):
+    paths = pooled_fit.simulate(2, 2000, np.random.default_rng(0))
+    assert paths.shape == (2000, 3, 12 + 2)
+    step = np.median(paths[:, :, -1] - paths[:, :, -3], axis=0) / 2
+    assert np.all(np.abs(step - 0.08) < 0.05)
+
+
+def test_count_model_gives_whole_nonnegative_counts():
+    years = range(2015, 2024)
+    counts = pd.DataFrame({"n": np.log(np.array([0, 2, 1, 4, 3, 6, 5, 9, 8]) + 0.5)}, index=years)
+    model = CountGrowth(seed=2).fit(counts)
+    sims = np.exp(model.simulate(2, 3000, np.random.default_rng(1))) - 0.5
+    assert np.allclose(sims, np.round(sims))
+    assert sims.min() >= 0
+
+
+def test_estimate_moves_the_forecast_less_than_an_official_figure():
+    years = list(range(2015, 2025))
+    rng = np.random.default_rng(3)
+    base = 100 * np.exp(np.cumsum(0.05 + 0.03 * rng.standard_normal(10)))
+    base[-1] *= 1.4  # a jump in the last year
+
+    def median_2026(status, rel_sd, n=10):
+        df = pd.DataFrame(
+            {
+                "metric": "revenue",
+                "industry": "ic",
+                "year": years,
+                "value": base,
+                "unit": "亿元",
+                "status": ["official"] * 9 + [status],
+                "source": "test",
+                "note": None,
+                "rel_sd": [None] * 9 + [rel_sd],
+            }
+        )[:n]
+        fc = jqforecast.forecast(
+            df, years=(2025, 2026), models=["bayes_growth"], draws=2000, seed=0, assumptions={}
+        )
+        assert fc.meta["diagnostics"]["bayes_growth:revenue"]["rhat_max"] < 1.05
+        return np.median(fc.values("revenue/ic", 2026))
+
+    official = median_2026("official", None)
+    estimate = median_2026("estimate", 0.3)
+    without = median_2026("official", None, n=9)  # the jump year left out altogether
+    assert official > 1.1 * estimate  # the noisy jump is partly discounted ...
+    assert estimate > without  # ... but not ignored
+
+
+def test_prior_predictive_is_plausible():
+    table = prior_predictive_check()
+    growth = table["annual_growth"]
+    assert -0.05 < growth.loc[0.5] < 0.15  # median a few percent a year
+    decade = table["9-year ratio"]
+    assert 0.1 < decade.loc[0.05] < 1 < decade.loc[0.95] < 50  # wide but not absurd

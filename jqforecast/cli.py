@@ -230,5 +230,53 @@ def run_command(
         out.print(f"outputs: {result.run_dir}")
 
 
+@app.command("benchmark")
+def benchmark_command(
+    train: Annotated[Path, typer.Option(help="Training CSV: unique_id, t, y.")],
+    test: Annotated[Path, typer.Option(help="Test CSV: unique_id, h, y.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    horizon: Annotated[int, typer.Option(help="Forecast horizon.")] = 6,
+    max_history: Annotated[
+        int | None, typer.Option(help="Keep only the last N training points per series.")
+    ] = None,
+    models: Annotated[
+        list[str] | None, typer.Option(help="jqforecast models (default: ensemble + members).")
+    ] = None,
+    jobs: Annotated[int | None, typer.Option(help="Parallel workers (default: all cores).")] = None,
+    backend: Annotated[str, typer.Option(help="local or dask.")] = "local",
+    draws: Annotated[int, typer.Option(help="Sample paths per series.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Backtest jqforecast against Naive, Naive2, RWD, AutoETS, AutoTheta, AutoARIMA.
+
+    Writes metrics.json, forecasts.csv, reliability.csv and reliability.png to --out and prints
+    the metrics table (sMAPE, MASE, OWA, scaled CRPS, coverage, MSIS, Brier, log score, time).
+    """
+    from jqforecast.backtest.benchmark import format_table, run_benchmark
+
+    if backend not in ("local", "dask"):
+        err.print("--backend must be local or dask")
+        raise typer.Exit(EXIT_DATA)
+    try:
+        result = run_benchmark(
+            train,
+            test,
+            horizon,
+            out_dir,
+            max_history=max_history,
+            models=models,
+            jobs=jobs,
+            backend=backend,
+            draws=draws,
+            seed=seed,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        err.print(f"[bold red]invalid benchmark input[/]: {exc}")
+        raise typer.Exit(EXIT_DATA) from None
+    out.print(format_table(result), markup=False, highlight=False)
+    out.print(f"{result['series']} series; weights {result['weights']}")
+    out.print(f"wrote {out_dir}/metrics.json, forecasts.csv, reliability.csv, reliability.png")
+
+
 def main() -> None:  # pragma: no cover - console entry
     sys.exit(app())

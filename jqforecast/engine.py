@@ -165,8 +165,14 @@ def _member_paths(
     return model.clone().fit(_for_model(model, history)).simulate(horizon, draws, rng)
 
 
-def backtest_cases(series: list[SeriesData], members: list[Model], seed: int) -> list[BacktestCase]:
-    """Rolling-origin cases pooled over series: fit on a prefix, score the next 1–2 years.
+def backtest_cases(
+    series: list[SeriesData], members: list[Model], seed: int, horizon: int = BACKTEST_HORIZON
+) -> list[BacktestCase]:
+    """Rolling-origin cases pooled over series: fit on a prefix, score the next years.
+
+    The last :data:`BACKTEST_ORIGINS` origins that leave ``horizon`` years to score are used
+    (the final origins leave fewer when the series is short), so weights are learned for the
+    horizon the forecast is for.
 
     Only single-series (statistical) members are backtested: refitting MCMC models at every
     origin would multiply the run time; their weight is the explicit fallback share.
@@ -176,11 +182,13 @@ def backtest_cases(series: list[SeriesData], members: list[Model], seed: int) ->
         observed = s.history.dropna()
         n = len(observed)
         for k in range(1, BACKTEST_ORIGINS + 1):
-            cut = n - k
+            cut = n - max(horizon, 1) - k + 1
+            if cut < max(m.min_points for m in members):
+                cut = n - k  # short series: score what is left after the origin
             if cut < max(m.min_points for m in members):
                 continue
             train = s.history.loc[: observed.index[cut - 1]]
-            future = observed.iloc[cut : cut + BACKTEST_HORIZON]
+            future = observed.iloc[cut : cut + horizon]
             steps = [int(y - train.index[-1]) for y in future.index]
             try:
                 sims = [
@@ -197,12 +205,12 @@ def backtest_cases(series: list[SeriesData], members: list[Model], seed: int) ->
 
 
 def learn_weights(
-    series: list[SeriesData], members: list[Model], seed: int
+    series: list[SeriesData], members: list[Model], seed: int, horizon: int = BACKTEST_HORIZON
 ) -> tuple[dict[str, float], dict]:
     """Ensemble weights: CRPS-optimal for backtested members, equal share for the others."""
     single = [m for m in members if not getattr(m, "multi_series", False)]
     multi = [m for m in members if getattr(m, "multi_series", False)]
-    cases = backtest_cases(series, single, seed) if single else []
+    cases = backtest_cases(series, single, seed, horizon) if single else []
     w_single, info = fit_weights(cases, len(single)) if single else (np.array([]), {})
     if info.get("method", "").startswith("equal"):
         return {m.name: 1.0 for m in members}, info  # all equal, normalised per group

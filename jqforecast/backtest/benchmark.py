@@ -1,0 +1,385 @@
+"""Benchmark harness: jqforecast vs standard baselines on any long-format yearly data set.
+
+Input: ``TRAIN.csv`` with ``unique_id, t, y`` and ``TEST.csv`` with ``unique_id, h, y`` (the
+M3/M4 layout). Every model forecasts every series; metrics follow the M4 definitions
+(:mod:`jqforecast.backtest.metrics`). Work is split into chunks of series run in parallel
+processes (``backend="local"``) or on a Dask cluster (``backend="dask"``) by the same function.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jqforecast._io import write_csv, write_json
+from jqforecast.backtest import metrics as M
+from jqforecast.data.metrics import Kind
+from jqforecast.engine import SeriesData, _group_paths, learn_weights, resolve_models
+from jqforecast.models.transforms import Transform
+
+BASELINES = ("Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA")
+JQ_MEMBERS = ("rw_drift", "theta", "ets_damped", "arima", "local_linear_trend")
+LEVELS = (80, 95)
+
+
+@dataclass
+class Task:
+    """A chunk of series for one worker."""
+
+    ids: list[str]
+    histories: list[np.ndarray]
+    horizon: int
+    models: list[str]
+    weights: dict[str, float]
+    draws: int
+    seed: int
+
+
+def read_pair(train: str | Path, test: str | Path, max_history: int | None = None):
+    """Read a train/test pair; keep the last ``max_history`` training points per series."""
+    tr = pd.read_csv(train).sort_values(["unique_id", "t"])
+    te = pd.read_csv(test).sort_values(["unique_id", "h"])
+    for name, frame, cols in (
+        ("train", tr, ("unique_id", "t", "y")),
+        ("test", te, ("unique_id", "h", "y")),
+    ):
+        missing = set(cols) - set(frame.columns)
+        if missing:
+            raise ValueError(f"{name} file lacks columns {sorted(missing)}; expected {cols}")
+    if max_history:
+        tr = tr.groupby("unique_id", sort=False).tail(max_history)
+    ids = sorted(set(tr["unique_id"]) & set(te["unique_id"]))
+    hist = {k: g["y"].to_numpy(float) for k, g in tr.groupby("unique_id") if k in ids}
+    outs = {k: g["y"].to_numpy(float) for k, g in te.groupby("unique_id") if k in ids}
+    return ids, hist, outs
+
+
+def _series_data(uid: str, y: np.ndarray, kind: Kind) -> SeriesData:
+    transform = Transform(kind)
+    years = np.arange(len(y))
+    return SeriesData(
+        id=str(uid),
+        metric="benchmark",
+        industry=str(uid),
+        transform=transform,
+        history=pd.Series(transform.forward(y), index=years),
+        noise=pd.Series(np.zeros(len(y)), index=years),
+        assumptions=(),
+    )
+
+
+def _kind_for(histories: Sequence[np.ndarray]) -> Kind:
+    return Kind.LEVEL if all((h > 0).all() for h in histories) else Kind.FLOW
+
+
+def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Samples (series, draws, horizon) per jqforecast model for a chunk, and fit times."""
+    warnings.simplefilter("ignore")
+    kind = _kind_for(task.histories)
+    members = {m.name: m for m in resolve_models(list(JQ_MEMBERS), task.seed)}
+    out: dict[str, list] = {name: [] for name in task.models}
+    seconds = dict.fromkeys(task.models, 0.0)
+    for uid, y in zip(task.ids, task.histories, strict=True):
+        s = _series_data(uid, y, kind)
+        grid = list(range(len(y), len(y) + task.horizon))
+        for name in task.models:
+            t0 = time.perf_counter()
+            chosen = list(members.values()) if name == "jqforecast" else [members[name]]
+            z = _group_paths(
+                [s],
+                chosen,
+                task.weights if name == "jqforecast" else {name: 1.0},
+                grid,
+                task.draws,
+                task.seed,
+                {},
+                {},
+                {},
+            )
+            out[name].append(s.transform.inverse(z[:, 0, :]))
+            seconds[name] += time.perf_counter() - t0
+    return {k: np.stack(v) for k, v in out.items()}, seconds
+
+
+def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
+    """statsforecast baselines: mean and 80/95% intervals per model; and their fit times."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, RandomWalkWithDrift
+
+    df = pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids, [len(h) for h in histories]),
+            "ds": np.concatenate([np.arange(1, len(h) + 1) for h in histories]),
+            "y": np.concatenate(histories),
+        }
+    )
+    specs = {
+        "Naive": Naive(),
+        "RWD": RandomWalkWithDrift(),
+        "AutoETS": AutoETS(season_length=1),
+        "AutoTheta": AutoTheta(season_length=1),
+        "AutoARIMA": AutoARIMA(season_length=1),
+    }
+    out, seconds = {}, {}
+    for name, model in specs.items():
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sf = StatsForecast(models=[model], freq=1, n_jobs=jobs)
+            fc = sf.forecast(df=df, h=horizon, level=list(LEVELS))
+        seconds[name] = time.perf_counter() - t0
+        fc = fc.set_index("unique_id").loc[ids]
+        col = [c for c in fc.columns if c not in ("ds",) and "-lo-" not in c and "-hi-" not in c][0]
+        res = {"mean": fc[col].to_numpy().reshape(len(ids), horizon)}
+        for lv in LEVELS:
+            res[f"lo-{lv}"] = fc[f"{col}-lo-{lv}"].to_numpy().reshape(len(ids), horizon)
+            res[f"hi-{lv}"] = fc[f"{col}-hi-{lv}"].to_numpy().reshape(len(ids), horizon)
+        out[name] = res
+    # Naive2 = naive forecast of the seasonally adjusted series; yearly data have no season.
+    out["Naive2"], seconds["Naive2"] = out["Naive"], seconds["Naive"]
+    return out, seconds
+
+
+def _summaries_from_samples(samples: np.ndarray) -> dict[str, np.ndarray]:
+    q = np.quantile(samples, [0.1, 0.9, 0.025, 0.975, 0.5], axis=1)
+    # The point forecast of a sample model is its median: back-transformed from logs the mean
+    # is pulled up by the right tail, which absolute-error metrics punish.
+    return {
+        "mean": q[4],
+        "sample_mean": samples.mean(axis=1),
+        "lo-80": q[0],
+        "hi-80": q[1],
+        "lo-95": q[2],
+        "hi-95": q[3],
+    }
+
+
+def score(ids, histories, outcomes, fc: dict[str, dict], samples: dict[str, np.ndarray]):
+    """Metrics per model, the forecasts table and reliability tables."""
+    y = np.stack(outcomes)
+    scale = M.mase_scale(histories)
+    last = np.array([h[-1] for h in histories])
+    rows, table, reliab = {}, [], {}
+    for name, f in fc.items():
+        point = f["mean"]
+        if name in samples:
+            s = samples[name]
+            crps = np.mean(
+                [
+                    np.mean([_crps(s[i, :, j], y[i, j]) for j in range(y.shape[1])]) / scale[i]
+                    for i in range(len(ids))
+                ]
+            )
+            probs = M.event_probabilities_samples(s[:, :, M.EVENT_H - 1], last)
+        else:
+            sd = M.gaussian_from_interval(point, f["lo-95"], f["hi-95"], 95)
+            crps = float(np.mean(M.crps_normal(y, point, sd).mean(axis=1) / scale))
+            probs = M.event_probabilities_gaussian(
+                point[:, M.EVENT_H - 1], sd[:, M.EVENT_H - 1], last
+            )
+        outcome_ev = {
+            k: (y[:, M.EVENT_H - 1] >= last * (1 + g)).astype(float)
+            for k, g in M.EVENT_THRESHOLDS.items()
+        }
+        p_all = np.concatenate([probs[k] for k in M.EVENT_THRESHOLDS])
+        o_all = np.concatenate([outcome_ev[k] for k in M.EVENT_THRESHOLDS])
+        rows[name] = {
+            "smape": float(M.smape(y, point).mean()),
+            "mase": float(M.mase(y, point, scale).mean()),
+            "crps_scaled": float(crps),
+            "coverage_80": M.coverage(y, f["lo-80"], f["hi-80"]),
+            "coverage_95": M.coverage(y, f["lo-95"], f["hi-95"]),
+            "msis_95": float(M.msis(y, f["lo-95"], f["hi-95"], scale).mean()),
+            "brier": {k: M.brier(probs[k], outcome_ev[k]) for k in M.EVENT_THRESHOLDS},
+            "brier_mean": float(
+                np.mean([M.brier(probs[k], outcome_ev[k]) for k in M.EVENT_THRESHOLDS])
+            ),
+            "log_score_mean": float(
+                np.mean([M.log_score(probs[k], outcome_ev[k]) for k in M.EVENT_THRESHOLDS])
+            ),
+        }
+        reliab[name] = M.reliability_table(p_all, o_all)
+        for i, uid in enumerate(ids):
+            for h in range(y.shape[1]):
+                rec = {"unique_id": uid, "model": name, "h": h + 1, "mean": point[i, h]}
+                rec |= {c: f[c][i, h] for c in ("lo-80", "hi-80", "lo-95", "hi-95")}
+                if h + 1 == M.EVENT_H:
+                    rec |= {k: probs[k][i] for k in M.EVENT_THRESHOLDS}
+                table.append(rec)
+    base = rows["Naive2"]
+    for r in rows.values():
+        r["owa"] = M.owa(r["smape"], r["mase"], base["smape"], base["mase"])
+    return rows, pd.DataFrame(table), reliab
+
+
+def _crps(samples: np.ndarray, y: float) -> float:
+    from jqforecast.backtest.scores import crps_sample
+
+    return float(crps_sample(samples, y))
+
+
+def _chunks(ids, histories, size):
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size], histories[i : i + size]
+
+
+def run_benchmark(
+    train: str | Path,
+    test: str | Path,
+    horizon: int,
+    out: str | Path,
+    max_history: int | None = None,
+    models: Sequence[str] | None = None,
+    jobs: int | None = None,
+    backend: str = "local",
+    draws: int = 1000,
+    seed: int = 0,
+    weight_series: int = 100,
+    dask_client=None,
+) -> dict:
+    """Run the benchmark and write ``metrics.json``, ``forecasts.csv``, reliability files.
+
+    Ensemble weights are learned by rolling-origin backtests on the *training* part of up to
+    ``weight_series`` randomly chosen series (the test values are never used).
+    """
+    jobs = jobs or os.cpu_count() or 1
+    out = Path(out)
+    ids, hist_map, out_map = read_pair(train, test, max_history)
+    histories = [hist_map[i] for i in ids]
+    outcomes = [out_map[i][:horizon] for i in ids]
+    if any(len(o) < horizon for o in outcomes):
+        raise ValueError(f"test file has fewer than {horizon} values for some series")
+    jq_models = list(models or ("jqforecast", *JQ_MEMBERS))
+    jq_models = [m for m in jq_models if m == "jqforecast" or m in JQ_MEMBERS]
+
+    t0 = time.perf_counter()
+    kind = _kind_for(histories)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(ids), size=min(weight_series, len(ids)), replace=False)
+    members = resolve_models(list(JQ_MEMBERS), seed)
+    weights, weight_info = learn_weights(
+        [_series_data(ids[i], histories[i], kind) for i in pick], members, seed, horizon
+    )
+    weight_seconds = time.perf_counter() - t0
+
+    size = max(1, int(np.ceil(len(ids) / (jobs * 4))))
+    tasks = [
+        Task(list(c_ids), list(c_hist), horizon, jq_models, weights, draws, seed)
+        for c_ids, c_hist in _chunks(ids, histories, size)
+    ]
+    t0 = time.perf_counter()
+    if backend == "dask":
+        client = dask_client
+        if client is None:
+            from dask.distributed import Client
+
+            client = Client(processes=True, n_workers=jobs, threads_per_worker=1)
+        results = client.gather(client.map(jq_samples, tasks, pure=False))
+    elif jobs == 1:
+        results = [jq_samples(t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(jq_samples, tasks))
+    wall_jq = time.perf_counter() - t0
+    samples = {m: np.concatenate([r[0][m] for r in results]) for m in jq_models}
+    cpu_seconds = {m: sum(r[1][m] for r in results) for m in jq_models}
+
+    base_fc, base_seconds = baseline_forecasts(ids, histories, horizon, jobs)
+    fc = dict(base_fc)
+    for m in jq_models:
+        fc[m] = _summaries_from_samples(samples[m])
+    rows, table, reliab = score(ids, histories, outcomes, fc, samples)
+
+    ets_time = base_seconds["AutoETS"]
+    for name, r in rows.items():
+        secs = base_seconds.get(name, cpu_seconds.get(name, np.nan) / max(jobs, 1))
+        r["seconds"] = float(secs)
+        r["time_vs_autoets"] = float(secs / ets_time)
+    result = {
+        "train": str(train),
+        "test": str(test),
+        "horizon": horizon,
+        "series": len(ids),
+        "max_history": max_history,
+        "draws": draws,
+        "seed": seed,
+        "jobs": jobs,
+        "backend": backend,
+        "weights": weights,
+        "weights_info": weight_info,
+        "weight_learning_seconds": weight_seconds,
+        "jq_wall_seconds": wall_jq,
+        "jq_cpu_seconds": cpu_seconds,
+        "models": rows,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", result)
+    write_csv(out / "forecasts.csv", table)
+    write_csv(
+        out / "reliability.csv",
+        pd.concat([t.assign(model=m) for m, t in reliab.items()], ignore_index=True),
+    )
+    _reliability_png(reliab, out / "reliability.png")
+    return result
+
+
+def _reliability_png(reliab: dict[str, pd.DataFrame], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 6.0), dpi=150)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
+    for name, t in reliab.items():
+        t = t[t["n"] > 0]
+        ax.plot(t["mean_predicted"], t["observed_freq"], marker="o", ms=3, lw=1.2, label=name)
+    ax.set_xlabel("predicted P(event)")
+    ax.set_ylabel("observed frequency")
+    ax.set_title("Event-probability reliability (h = 2, four thresholds pooled)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def format_table(result: dict) -> str:
+    """The metrics as a fixed-width text table."""
+    cols = [
+        "smape",
+        "mase",
+        "owa",
+        "crps_scaled",
+        "coverage_80",
+        "coverage_95",
+        "msis_95",
+        "brier_mean",
+        "log_score_mean",
+        "time_vs_autoets",
+    ]
+    lines = [f"{'model':<20}" + "".join(f"{c:>14}" for c in cols)]
+    for name, r in sorted(result["models"].items(), key=lambda kv: kv[1]["owa"]):
+        lines.append(f"{name:<20}" + "".join(f"{r[c]:>14.4f}" for c in cols))
+    return "\n".join(lines)
+
+
+def save_summary(result: dict, path: str | Path) -> None:
+    """Write a compact JSON of the headline numbers (for RESULTS.md)."""
+    Path(path).write_text(
+        json.dumps(
+            {
+                k: {c: v[c] for c in ("owa", "coverage_80", "coverage_95", "msis_95", "brier_mean")}
+                for k, v in result["models"].items()
+            },
+            indent=2,
+        )
+    )

@@ -1,0 +1,246 @@
+"""Gap-closing scenarios: transformations of the sample paths (no refitting), and the inverse
+question "what uplift gives P(hit) ≥ 80 %?".
+
+A scenario is data (YAML or dataclasses): a list of levers, each acting on some series from
+some year. Because a scenario only transforms the existing joint paths, evaluating one takes
+milliseconds, and every scenario shares the baseline's random draws (common random numbers),
+so differences between scenarios are not Monte Carlo noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.optimize import brentq
+
+from jqforecast.data.metrics import METRICS, Kind
+from jqforecast.result import Forecast
+from jqforecast.targets.definitions import Target, TargetSet
+from jqforecast.targets.definitions import load as load_targets
+
+
+def _kind(series: str) -> Kind:
+    return METRICS[series.split("/")[0]].kind
+
+
+def _respect_kind(values: np.ndarray, kind: Kind) -> np.ndarray:
+    if kind is Kind.COUNT:
+        return np.maximum(np.round(values), 0.0)
+    if kind is Kind.RATIO:
+        return np.clip(values, 1e-9, 1 - 1e-9)
+    return np.maximum(values, 0.0)
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """Growth uplift of ``pp`` percentage points a year on ``series`` from ``from_year`` on.
+
+    The path in year ``y ≥ from_year`` is multiplied by ``(1 + pp/100) ** (y − from_year + 1)``.
+    """
+
+    series: tuple[str, ...]
+    pp: float
+    from_year: int
+
+    def apply(self, paths: np.ndarray, series: list[str], years: list[int], rng) -> None:
+        factor = np.array([(1 + self.pp / 100) ** max(y - self.from_year + 1, 0) for y in years])
+        for s in self.series:
+            j = series.index(s)
+            paths[:, j, :] = _respect_kind(paths[:, j, :] * factor, _kind(s))
+
+
+@dataclass(frozen=True)
+class LevelShift:
+    """A one-off addition of ``amount`` (canonical unit) to ``series`` in ``year``.
+
+    With probability ``probability`` per draw (a plant that may or may not open), with
+    relative uncertainty ``rel_sd`` on its size; ``persist`` keeps it in later years (a new
+    plant's revenue) or not (extra filings in one year).
+    """
+
+    series: str
+    amount: float
+    year: int
+    probability: float = 1.0
+    rel_sd: float = 0.0
+    persist: bool = True
+
+    def apply(self, paths: np.ndarray, series: list[str], years: list[int], rng) -> None:
+        j = series.index(self.series)
+        happens = rng.random(paths.shape[0]) < self.probability
+        size = self.amount * np.exp(self.rel_sd * rng.standard_normal(paths.shape[0]))
+        add = np.where(happens, size, 0.0)
+        for i, y in enumerate(years):
+            if y == self.year or (self.persist and y > self.year):
+                paths[:, j, i] = _respect_kind(paths[:, j, i] + add, _kind(self.series))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named list of levers."""
+
+    name: str
+    levers: tuple[Uplift | LevelShift, ...]
+    label_zh: str = ""
+    label_en: str = ""
+
+    def apply(self, forecast: Forecast, seed: int = 0) -> Forecast:
+        """A new Forecast with the levers applied to copies of the paths."""
+        values = forecast.paths.values.copy()
+        series, years = forecast.series, forecast.years
+        rng = np.random.default_rng([seed, 7])
+        for lever in self.levers:
+            lever.apply(values, series, years, rng)
+        meta = dict(forecast.meta, scenario=self.name)
+        return replace(forecast, paths=forecast.paths.copy(data=values), meta=meta)
+
+
+def _lever(spec: dict) -> Uplift | LevelShift:
+    kind = spec.get("type")
+    if kind == "uplift":
+        series = spec["series"]
+        return Uplift(
+            tuple([series] if isinstance(series, str) else series),
+            float(spec["pp"]),
+            int(spec["from_year"]),
+        )
+    if kind == "level_shift":
+        return LevelShift(
+            spec["series"],
+            float(spec["amount"]),
+            int(spec["year"]),
+            float(spec.get("probability", 1.0)),
+            float(spec.get("rel_sd", 0.0)),
+            bool(spec.get("persist", True)),
+        )
+    raise ValueError(f"unknown lever type {kind!r}; use 'uplift' or 'level_shift'")
+
+
+def load_scenarios(path: str | Path) -> list[Scenario]:
+    """Scenarios from YAML::
+
+    scenarios:
+      - name: ic_push
+        label_zh: 集成电路提速
+        levers:
+          - {type: uplift, series: [revenue/ic], pp: 5, from_year: 2025}
+          - {type: level_shift, series: revenue/ai, amount: 150, year: 2026,
+             probability: 0.6, rel_sd: 0.2}
+    """
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    out = []
+    for spec in doc.get("scenarios", []):
+        out.append(
+            Scenario(
+                spec["name"],
+                tuple(_lever(x) for x in spec.get("levers", [])),
+                spec.get("label_zh", ""),
+                spec.get("label_en", ""),
+            )
+        )
+    return out
+
+
+def p_hit(forecast: Forecast, target: Target) -> float:
+    """P(hit) of one target on a forecast."""
+    x = target.measure.evaluate(lambda t: forecast.values(t.series, t.year))
+    return float(np.mean(target.hit(np.asarray(x))))
+
+
+def evaluate_scenarios(
+    forecast: Forecast, scenarios: list[Scenario], targets: TargetSet | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """P(hit) of every modelled target under the baseline and each scenario (long table)."""
+    targets = targets if targets is not None else load_targets()
+    usable = [
+        t
+        for t in targets.modelled()
+        if all(s in forecast.series for s in t.series)
+        and all(y in forecast.years for y in t.measure.years)
+    ]
+    rows = []
+    for sc in [Scenario("baseline", ()), *scenarios]:
+        fc = sc.apply(forecast, seed) if sc.levers else forecast
+        for t in usable:
+            p = p_hit(fc, t)
+            rows.append(
+                {
+                    "scenario": sc.name,
+                    "target": t.id,
+                    "p_hit": p,
+                    "p_hit_mcse": float(np.sqrt(p * (1 - p) / forecast.n_draws)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Solution:
+    """The answer of :func:`solve_uplift`."""
+
+    target: str
+    series: tuple[str, ...]
+    from_year: int
+    level: float
+    pp: float | None
+    achieved: float
+    baseline: float
+    reachable: bool
+    note: str = field(default="")
+
+
+def solve_uplift(
+    forecast: Forecast,
+    target: Target,
+    series: tuple[str, ...] | None = None,
+    from_year: int | None = None,
+    level: float = 0.8,
+    max_pp: float = 30.0,
+) -> Solution:
+    """Smallest growth uplift (pp a year, shared by ``series``) with P(hit) ≥ ``level``.
+
+    P(hit) is monotone in the uplift (a larger multiplier never lowers any draw), so a bracketed
+    root search on ``P(pp) − level`` finds it; the returned ``pp`` is rounded up to 0.01 pp and
+    ``achieved`` is P(hit) at that uplift. If even ``max_pp`` does not reach ``level``, says so.
+    """
+    series = tuple(series or target.series)
+    from_year = from_year or min(forecast.years)
+    base = p_hit(forecast, target)
+
+    def prob(pp: float) -> float:
+        return p_hit(Scenario("solve", (Uplift(series, pp, from_year),)).apply(forecast), target)
+
+    if base >= level:
+        return Solution(
+            target.id,
+            series,
+            from_year,
+            level,
+            0.0,
+            base,
+            base,
+            True,
+            "already at or above the requested probability",
+        )
+    top = prob(max_pp)
+    if top < level:
+        return Solution(
+            target.id,
+            series,
+            from_year,
+            level,
+            None,
+            top,
+            base,
+            False,
+            f"even +{max_pp:g} pp a year from {from_year} gives P(hit) {top:.2f}",
+        )
+    root = brentq(lambda pp: prob(pp) - level + 1e-12, 0.0, max_pp, xtol=1e-3)
+    pp = float(np.ceil(root * 100) / 100)
+    while prob(pp) < level:  # step over the discreteness of an empirical probability
+        pp += 0.01
+    return Solution(target.id, series, from_year, level, round(pp, 2), prob(pp), base, True)

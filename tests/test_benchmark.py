@@ -1,0 +1,146 @@
+"""Benchmark metrics on hand-computed cases, and the harness end to end on a tiny slice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jqforecast.backtest import metrics as M
+from jqforecast.backtest.scores import crps_sample
+
+M3 = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "m3_yearly"
+
+
+def test_smape_mase_owa_hand_computed():
+    y = np.array([[100.0, 200.0]])
+    f = np.array([[110.0, 180.0]])
+    # sMAPE = 200/2 (10/210 + 20/380)
+    assert M.smape(y, f)[0] == pytest.approx(100 * (10 / 210 + 20 / 380))
+    hist = [np.array([10.0, 12.0, 11.0, 15.0])]  # naive errors 2, 1, 4 → scale 7/3
+    scale = M.mase_scale(hist)
+    assert scale[0] == pytest.approx(7 / 3)
+    assert M.mase(y, f, scale)[0] == pytest.approx(15 / (7 / 3))
+    assert M.owa(10.0, 2.0, 20.0, 4.0) == pytest.approx(0.5)
+
+
+def test_coverage_and_msis():
+    y = np.array([[1.0, 5.0, 10.0]])
+    lo, hi = np.full((1, 3), 2.0), np.full((1, 3), 8.0)
+    assert M.coverage(y, lo, hi) == pytest.approx(1 / 3)
+    # widths 6 each; misses: 1 below by 1, 1 above by 2 → (18 + 40·1 + 40·2)/3
+    assert M.msis(y, lo, hi, np.array([1.0]))[0] == pytest.approx((18 + 40 + 80) / 3)
+
+
+def test_crps_of_known_distributions():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(1.0, 2.0, 200_000)
+    exact = M.crps_normal(np.array(0.5), np.array(1.0), np.array(2.0))
+    assert crps_sample(samples, 0.5) == pytest.approx(float(exact), rel=0.01)
+    assert crps_sample(np.array([3.0, 3.0]), 3.0) == 0.0  # a point mass at the outcome
+
+
+def test_event_probabilities_and_scores():
+    last = np.array([100.0])
+    probs = M.event_probabilities_gaussian(np.array([110.0]), np.array([10.0]), last)
+    assert probs["p_ge_p10"][0] == pytest.approx(0.5)
+    assert probs["p_ge_0"][0] == pytest.approx(0.8413447, rel=1e-6)
+    assert M.brier(np.array([0.8, 0.2]), np.array([1.0, 0.0])) == pytest.approx(0.04)
+    assert M.log_score(np.array([0.5]), np.array([1.0])) == pytest.approx(np.log(2))
+    table = M.reliability_table(np.array([0.05, 0.15, 0.95]), np.array([0.0, 1.0, 1.0]), bins=10)
+    assert table.loc[0, "n"] == 1 and table.loc[9, "observed_freq"] == 1.0
+
+
+def _slice(tmp_path, n=6):
+    train = pd.read_csv(M3 / "m3_yearly_train.csv")
+    test = pd.read_csv(M3 / "m3_yearly_test.csv")
+    ids = sorted(train["unique_id"].unique())[:n]
+    tr, te = tmp_path / "train.csv", tmp_path / "test.csv"
+    train[train["unique_id"].isin(ids)].to_csv(tr, index=False)
+    test[test["unique_id"].isin(ids)].to_csv(te, index=False)
+    return tr, te
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
+def test_harness_end_to_end_on_a_slice(tmp_path):
+    from typer.testing import CliRunner
+
+    from jqforecast.cli import app
+
+    tr, te = _slice(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "benchmark",
+            "--train",
+            str(tr),
+            "--test",
+            str(te),
+            "--horizon",
+            "6",
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--draws",
+            "200",
+            "--max-history",
+            "10",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    models = metrics["models"]
+    assert {"jqforecast", "theta", "Naive2", "AutoETS", "AutoTheta", "AutoARIMA", "RWD"} <= set(
+        models
+    )
+    assert models["Naive2"]["owa"] == pytest.approx(1.0)
+    forecasts = pd.read_csv(out / "forecasts.csv")
+    assert len(forecasts) == 6 * 6 * len(models)
+    h2 = forecasts[forecasts["h"] == 2]
+    assert h2[["p_ge_m10", "p_ge_0", "p_ge_p10", "p_ge_p25"]].notna().all().all()
+    # probabilities of nested events are ordered: P(≥ −10%) ≥ P(≥ 0) ≥ P(≥ +10%) ≥ P(≥ +25%)
+    assert (h2["p_ge_m10"] >= h2["p_ge_0"] - 1e-12).all()
+    assert (h2["p_ge_p10"] >= h2["p_ge_p25"] - 1e-12).all()
+    assert (out / "reliability.png").stat().st_size > 0
+    # recompute one metric independently from forecasts.csv
+    test = pd.read_csv(te).rename(columns={"y": "actual"})
+    naive = forecasts[forecasts["model"] == "Naive"].merge(test, on=["unique_id", "h"])
+    inside = (naive["actual"] >= naive["lo-95"]) & (naive["actual"] <= naive["hi-95"])
+    assert inside.mean() == pytest.approx(models["Naive"]["coverage_95"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
+def test_dask_backend_gives_the_same_numbers(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    from jqforecast.backtest.benchmark import run_benchmark
+
+    tr, te = _slice(tmp_path, n=4)
+    local = run_benchmark(
+        tr, te, 6, tmp_path / "local", jobs=1, draws=100, models=["theta", "rw_drift"]
+    )
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster,
+        Client(cluster) as client,
+    ):
+        dask = run_benchmark(
+            tr,
+            te,
+            6,
+            tmp_path / "dask",
+            jobs=1,
+            draws=100,
+            backend="dask",
+            models=["theta", "rw_drift"],
+            dask_client=client,
+        )
+    for m in ("theta", "rw_drift"):
+        assert dask["models"][m]["smape"] == local["models"][m]["smape"]
+        assert dask["models"][m]["crps_scaled"] == local["models"][m]["crps_scaled"]

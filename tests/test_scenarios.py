@@ -1,0 +1,97 @@
+"""Scenarios transform paths; the inverse solve reaches the requested probability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jqforecast
+from jqforecast.scenarios import (
+    LevelShift,
+    Scenario,
+    Uplift,
+    evaluate_scenarios,
+    load_scenarios,
+    p_hit,
+    solve_uplift,
+)
+from jqforecast.targets import load
+
+
+@pytest.fixture(scope="module")
+def fc():
+    return jqforecast.forecast(jqforecast.load_default(), draws=2000, seed=0, models="statistical")
+
+
+@settings(max_examples=25, deadline=None)
+@given(a=st.floats(0, 20), b=st.floats(0, 20))
+def test_larger_uplift_never_lowers_p_hit(fc, a, b):
+    target = load()["leading_revenue"]
+    lo, hi = sorted((a, b))
+    p_lo = p_hit(Scenario("x", (Uplift(target.series, lo, 2025),)).apply(fc), target)
+    p_hi = p_hit(Scenario("x", (Uplift(target.series, hi, 2025),)).apply(fc), target)
+    assert p_hi >= p_lo
+
+
+@settings(max_examples=25, deadline=None)
+@given(amount=st.floats(-5000, 5000), p=st.floats(0, 1))
+def test_scenarios_never_produce_negative_or_fractional_counts(fc, amount, p):
+    sc = Scenario(
+        "x",
+        (
+            LevelShift("pct_filings/park_total", amount, 2026, p, 0.3),
+            LevelShift("revenue/ic", amount, 2025, p, 0.3),
+            Uplift(("smart_factories/park_total",), -50.0, 2025),
+        ),
+    )
+    out = sc.apply(fc, seed=1)
+    pct = out.paths.sel(series="pct_filings/park_total").values
+    assert pct.min() >= 0 and np.all(pct == np.round(pct))
+    assert out.paths.sel(series="revenue/ic").values.min() >= 0
+    sf = out.paths.sel(series="smart_factories/park_total").values
+    assert np.all(sf == np.round(sf))
+
+
+def test_inverse_solve_reaches_level(fc):
+    target = load()["leading_revenue"]
+    sol = solve_uplift(fc, target, level=0.8)
+    assert sol.reachable and sol.pp > 0
+    applied = Scenario("s", (Uplift(sol.series, sol.pp, sol.from_year),)).apply(fc)
+    assert p_hit(applied, target) >= 0.8
+    below = Scenario("s", (Uplift(sol.series, sol.pp - 0.05, sol.from_year),)).apply(fc)
+    assert p_hit(below, target) < 0.8 + 0.01  # the answer is (close to) the smallest
+
+
+def test_inverse_solve_says_when_unreachable(fc):
+    target = load()["rd_intensity"]
+    sol = solve_uplift(fc, target, level=0.999, max_pp=0.5)
+    assert not sol.reachable and sol.pp is None and "even +0.5 pp" in sol.note
+
+
+def test_level_shift_with_probability(fc):
+    base = fc.values("revenue/ai", 2026)
+    out = LevelShift("revenue/ai", 100.0, 2026, probability=0.5)
+    sc = Scenario("plant", (out,)).apply(fc, seed=3)
+    diff = sc.values("revenue/ai", 2026) - base
+    assert set(np.round(np.unique(diff), 6)) <= {0.0, 100.0}
+    assert abs((diff > 0).mean() - 0.5) < 0.05
+    np.testing.assert_array_equal(sc.values("revenue/ai", 2025), fc.values("revenue/ai", 2025))
+
+
+def test_yaml_scenarios_and_table(fc, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        "scenarios:\n"
+        "  - name: ic_push\n    levers:\n"
+        "      - {type: uplift, series: [revenue/ic], pp: 10, from_year: 2025}\n"
+        "  - name: new_plant\n    levers:\n"
+        "      - {type: level_shift, series: revenue/ai, amount: 300, year: 2026,"
+        " probability: 0.6, rel_sd: 0.2}\n",
+        encoding="utf-8",
+    )
+    scenarios = load_scenarios(f)
+    table = evaluate_scenarios(fc, scenarios)
+    p = table[table["target"] == "leading_revenue"].set_index("scenario")["p_hit"]
+    assert p["ic_push"] > p["baseline"] and p["new_plant"] > p["baseline"]

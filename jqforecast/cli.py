@@ -181,6 +181,9 @@ def run_command(
     quick: Annotated[
         bool, typer.Option("--quick", help="Statistical models only, ≤1000 draws (preview).")
     ] = False,
+    scenarios_file: Annotated[
+        Path | None, typer.Option("--scenarios", help="Scenarios YAML (levers to evaluate).")
+    ] = None,
 ) -> None:
     """Run the main job: validate → forecast → target probabilities → reports/runs/<time>/.
 
@@ -196,7 +199,15 @@ def run_command(
 
     try:
         result = run(
-            data, targets_file, out_dir, seed=seed, draws=draws, quick=quick, on_stage=on_stage
+            data,
+            targets_file,
+            out_dir,
+            seed=seed,
+            draws=draws,
+            quick=quick,
+            scenarios_file=scenarios_file,
+            lang=lang,
+            on_stage=on_stage,
         )
     except RunLocked as exc:
         err.print(f"[bold red]{exc}[/]")

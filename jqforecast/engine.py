@@ -310,6 +310,7 @@ def forecast(
     meta = {
         "seed": seed,
         "draws": draws,
+        "years": sorted(int(y) for y in years),
         "models": [m.name for m in members],
         "weights": weight_map,
         "weights_info": weight_info,

@@ -39,16 +39,19 @@ def _respect_kind(values: np.ndarray, kind: Kind) -> np.ndarray:
 class Uplift:
     """Growth uplift of ``pp`` percentage points a year on ``series`` from ``from_year`` on.
 
-    The path in year ``y ≥ from_year`` is multiplied by ``(1 + pp/100) ** (y − from_year + 1)``.
+    The path in year ``y ≥ start`` is multiplied by ``(1 + pp/100) ** (y − start + 1)`` where
+    ``start`` is ``from_year`` or, if later, the year after the series' last observation (a
+    policy cannot change a year already observed).
     """
 
     series: tuple[str, ...]
     pp: float
     from_year: int
 
-    def apply(self, paths: np.ndarray, series: list[str], years: list[int], rng) -> None:
-        factor = np.array([(1 + self.pp / 100) ** max(y - self.from_year + 1, 0) for y in years])
+    def apply(self, paths, series, years, rng, last_observed: dict | None = None) -> None:
         for s in self.series:
+            start = max(self.from_year, (last_observed or {}).get(s, -(10**6)) + 1)
+            factor = np.array([(1 + self.pp / 100) ** max(y - start + 1, 0) for y in years])
             j = series.index(s)
             paths[:, j, :] = _respect_kind(paths[:, j, :] * factor, _kind(s))
 
@@ -69,7 +72,7 @@ class LevelShift:
     rel_sd: float = 0.0
     persist: bool = True
 
-    def apply(self, paths: np.ndarray, series: list[str], years: list[int], rng) -> None:
+    def apply(self, paths, series, years, rng, last_observed: dict | None = None) -> None:
         j = series.index(self.series)
         happens = rng.random(paths.shape[0]) < self.probability
         size = self.amount * np.exp(self.rel_sd * rng.standard_normal(paths.shape[0]))
@@ -93,8 +96,9 @@ class Scenario:
         values = forecast.paths.values.copy()
         series, years = forecast.series, forecast.years
         rng = np.random.default_rng([seed, 7])
+        last = forecast.meta.get("last_observed", {})
         for lever in self.levers:
-            lever.apply(values, series, years, rng)
+            lever.apply(values, series, years, rng, last)
         meta = dict(forecast.meta, scenario=self.name)
         return replace(forecast, paths=forecast.paths.copy(data=values), meta=meta)
 
@@ -206,9 +210,11 @@ def solve_uplift(
     P(hit) is monotone in the uplift (a larger multiplier never lowers any draw), so a bracketed
     root search on ``P(pp) − level`` finds it; the returned ``pp`` is rounded up to 0.01 pp and
     ``achieved`` is P(hit) at that uplift. If even ``max_pp`` does not reach ``level``, says so.
+    ``from_year`` defaults to the first year the forecast was asked for (2025 by default);
+    years already observed are never changed.
     """
     series = tuple(series or target.series)
-    from_year = from_year or min(forecast.years)
+    from_year = from_year or min(forecast.meta.get("years", forecast.years))
     base = p_hit(forecast, target)
 
     def prob(pp: float) -> float:

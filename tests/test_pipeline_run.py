@@ -31,8 +31,20 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
         "targets config",
         "forecast",
         "targets",
+        "scenarios",
+        "gap closing",
         "write outputs",
+        "charts",
     }
+    for name in (
+        "scenarios.csv",
+        "gap_closing.csv",
+        "charts/summary.png",
+        "charts/summary.svg",
+        "charts/fan_leading_revenue.png",
+    ):
+        assert (latest / name).stat().st_size > 0
+    assert set(manifest["charts"]) >= {"summary.png", "fan_leading_revenue.svg"}
     assert all(len(h) == 64 for h in manifest["inputs"].values())
     targets = pd.read_csv(latest / "targets.csv")
     assert len(targets) == 7
@@ -48,7 +60,7 @@ def test_same_seed_same_targets_csv(tmp_path):
 def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
     good = run(out=tmp_path, draws=200, seed=0, quick=True)
     assert good.exit_code == 0
-    before = {p.name: p.read_bytes() for p in (tmp_path / "latest").iterdir()}
+    before = {p: p.read_bytes() for p in (tmp_path / "latest").rglob("*") if p.is_file()}
     target_before = os.readlink(tmp_path / "latest")
     bad = tmp_path / "bad.csv"
     bad.write_text(
@@ -59,7 +71,7 @@ def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
     result = runner.invoke(app, ["run", "--quick", "--data", str(bad), "--out", str(tmp_path)])
     assert result.exit_code == EXIT_DATA
     assert os.readlink(tmp_path / "latest") == target_before
-    assert {p.name: p.read_bytes() for p in (tmp_path / "latest").iterdir()} == before
+    assert {p: p.read_bytes() for p in (tmp_path / "latest").rglob("*") if p.is_file()} == before
     failed = sorted((tmp_path / "runs").iterdir())[-1]
     assert load_manifest(failed)["status"] == "failed"
     assert "positive level" in (failed / "error.txt").read_text(encoding="utf-8")

@@ -16,6 +16,9 @@ from scipy.optimize import minimize
 from jqforecast.backtest.scores import mean_abs_diff
 
 
+PRUNE_BELOW = 0.01
+
+
 @dataclass
 class BacktestCase:
     """Member samples (members × draws) for one held-out value and the value itself."""
@@ -69,6 +72,8 @@ def fit_weights(
         constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(m)}],
     )
     w = np.clip(res.x, 0.0, None)
+    # Members below 1% are dropped: they change no forecast visibly but cost a full fit each.
+    w[w < PRUNE_BELOW] = 0.0
     w = w / w.sum()
     info = {
         "method": "min mixture CRPS (rolling origin)",

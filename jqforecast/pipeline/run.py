@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+
 from jqforecast import __version__
 from jqforecast._io import file_sha256, write_csv, write_json, write_text
 from jqforecast.data.errors import DataWarning, ValidationError
 from jqforecast.paths import default_data_file, reports_dir
+from jqforecast.scenarios import evaluate_scenarios, load_scenarios, solve_uplift
 
 EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "pymc", "xarray", "pandera")
@@ -122,6 +125,8 @@ def run(
     seed: int = 0,
     draws: int = 4000,
     quick: bool = False,
+    scenarios_file: str | Path | None = None,
+    lang: str = "zh",
     on_stage: Callable[[str, float], None] | None = None,
 ) -> RunResult:
     """Run the pipeline once; never raises for data/model/output errors (see ``exit_code``).
@@ -144,6 +149,8 @@ def run(
             "quick": quick,
             "inputs": {},
             "targets_file": str(targets_file) if targets_file else "default",
+            "scenarios_file": str(scenarios_file) if scenarios_file else None,
+            "lang": lang,
             "versions": _versions(),
             "stages": {},
             "warnings": [],
@@ -184,7 +191,8 @@ def run(
                 )
             }
             target_set = stage("targets config", lambda: targets_mod.load(targets_file))
-        except (ValidationError, FileNotFoundError, ValueError) as exc:
+            scenario_list = load_scenarios(scenarios_file) if scenarios_file else []
+        except (ValidationError, FileNotFoundError, ValueError, KeyError) as exc:
             return fail(EXIT_DATA, f"invalid input data:\n{exc}")
         try:
             models = "statistical" if quick else "auto"
@@ -194,6 +202,10 @@ def run(
                 lambda: jqforecast.forecast(table, draws=n_draws, seed=seed, models=models),
             )
             report = stage("targets", lambda: jqforecast.evaluate_targets(fc, target_set))
+            scenario_table = stage(
+                "scenarios", lambda: evaluate_scenarios(fc, scenario_list, target_set, seed)
+            )
+            gap_table = stage("gap closing", lambda: gap_closing(fc, report, target_set))
         except Exception:  # noqa: BLE001 - any model failure is exit code 2, with its traceback
             return fail(EXIT_MODEL, "model failure:\n" + traceback.format_exc())
         manifest["models"] = {
@@ -214,8 +226,16 @@ def run(
                 fc.to_netcdf(run_dir / "forecast.nc")
                 write_csv(run_dir / "forecast.csv", fc.to_frame())
                 write_csv(run_dir / "targets.csv", report.table)
+                write_csv(run_dir / "scenarios.csv", scenario_table)
+                write_csv(run_dir / "gap_closing.csv", gap_table)
 
             stage("write outputs", write_outputs)
+            manifest["charts"] = stage(
+                "charts",
+                lambda: write_charts(
+                    fc, report, target_set, scenario_table, run_dir / "charts", lang
+                ),
+            )
             manifest["status"] = "success"
             manifest["exit_code"] = EXIT_OK
             manifest["finished_at"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -225,6 +245,50 @@ def run(
             return fail(EXIT_OUTPUT, f"output error: {exc}")
         result.report = report
         return result
+
+
+def gap_closing(fc, report, target_set, level: float = 0.8) -> pd.DataFrame:
+    """For every modelled target: the growth uplift on its series that gives P(hit) ≥ level."""
+    rows = []
+    for t in target_set.modelled():
+        row = report.table.set_index("id").loc[t.id]
+        if row["kind"] != "modelled":
+            continue
+        sol = solve_uplift(fc, t, level=level)
+        rows.append(
+            {
+                "target": t.id,
+                "series": " + ".join(sol.series),
+                "from_year": sol.from_year,
+                "level": level,
+                "baseline_p_hit": sol.baseline,
+                "uplift_pp": sol.pp,
+                "achieved_p_hit": sol.achieved,
+                "reachable": sol.reachable,
+                "note": sol.note,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_charts(fc, report, target_set, scenario_table, folder: Path, lang: str) -> list[str]:
+    """Every chart of a run as PNG + SVG; returns the file names written."""
+    from jqforecast import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    rows = report.table.set_index("id")
+    for t in target_set.values():
+        if rows.loc[t.id, "kind"] == "modelled":
+            fig = plots.fan_chart(fc, t, rows.loc[t.id], lang)
+            written += plots.save(fig, folder / f"fan_{t.id}")
+    written += plots.save(plots.summary_chart(report.table, lang), folder / "summary")
+    if scenario_table["scenario"].nunique() > 1:
+        labels = dict(zip(report.table["id"], report.table[f"label_{lang}"], strict=True))
+        written += plots.save(
+            plots.scenario_chart(scenario_table, labels, lang), folder / "scenarios"
+        )
+    return sorted(p.name for p in written)
 
 
 def load_manifest(run_dir: str | Path) -> dict:

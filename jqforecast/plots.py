@@ -1,0 +1,308 @@
+"""Charts with one house style: 16:9 slide size, Chinese or English labels, PNG (200 dpi) + SVG.
+
+Charts only read results (a Forecast, a TargetReport, a scenario table); they compute nothing
+that a table does not also hold, except the quantiles they draw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+from jqforecast._io import write_atomic  # noqa: E402
+from jqforecast.result import Forecast  # noqa: E402
+from jqforecast.targets.definitions import Target  # noqa: E402
+
+SLIDE = (13.333, 7.5)  # inches: a 16:9 PowerPoint slide
+DPI = 200
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+)
+COLORS = {
+    "history": "#1f3b57",
+    "band": "#2f6f9f",
+    "target": "#c0392b",
+    "hit": "#2e8b57",
+    "miss": "#c0392b",
+    "neutral": "#7f8c8d",
+}
+TEXT = {
+    "zh": {
+        "history_official": "历史值（官方统计）",
+        "history_other": "历史值（估计/推算）",
+        "median": "预测中位数",
+        "band": "{p}% 区间",
+        "target": "目标",
+        "p_hit": "达成概率",
+        "year": "年份",
+        "no_data": "无数据",
+        "elicited": "专家判断",
+        "summary": "2026年目标达成概率（误差线：95% 蒙特卡洛区间）",
+        "scenarios": "情景分析：达成概率",
+        "baseline": "基准",
+    },
+    "en": {
+        "history_official": "history (official)",
+        "history_other": "history (estimated/derived)",
+        "median": "forecast median",
+        "band": "{p}% interval",
+        "target": "target",
+        "p_hit": "P(hit)",
+        "year": "year",
+        "no_data": "no data",
+        "elicited": "elicited",
+        "summary": "Probability of hitting each 2026 target (bars: 95% Monte Carlo interval)",
+        "scenarios": "Scenarios: probability of hitting each target",
+        "baseline": "baseline",
+    },
+}
+
+
+def cjk_font() -> str | None:
+    """Name of an installed CJK font, or ``None``."""
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((n for n in CJK_FONTS if n in names), None)
+
+
+@contextlib.contextmanager
+def house_style(lang: str = "zh") -> Iterator[None]:
+    """Matplotlib settings shared by every chart; Chinese needs a real CJK font."""
+    font = cjk_font()
+    if lang == "zh" and font is None:
+        raise RuntimeError(
+            "no CJK font installed (run scripts/setup.sh: it installs "
+            "fonts-noto-cjk); use --lang en for English labels"
+        )
+    family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with plt.rc_context(
+        {
+            # Font names, not the generic "sans-serif": text artists keep the family they were
+            # created with, so figures saved after this context still render CJK glyphs.
+            "font.family": family,
+            "axes.unicode_minus": False,
+            "font.size": 14,
+            "axes.titlesize": 20,
+            "axes.labelsize": 15,
+            "legend.fontsize": 12,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.dpi": 100,
+            "savefig.dpi": DPI,
+            "svg.fonttype": "none",
+        }
+    ):
+        yield
+
+
+def save(fig, stem: str | Path) -> list[Path]:
+    """Write ``stem.png`` (200 dpi) and ``stem.svg`` atomically; close the figure."""
+    stem = Path(stem)
+    paths = [
+        write_atomic(stem.with_suffix(".png"), lambda p: fig.savefig(p, format="png", dpi=DPI)),
+        write_atomic(stem.with_suffix(".svg"), lambda p: fig.savefig(p, format="svg")),
+    ]
+    plt.close(fig)
+    return paths
+
+
+def _measure_by_year(target: Target, value_of) -> dict[int, object]:
+    """The target's measure shifted to other years (single-year measures only)."""
+    (year,) = target.measure.years
+    out = {}
+    for y in value_of.years:
+        try:
+            out[y] = target.measure.evaluate(lambda t, y=y: value_of(t.series, y - year + t.year))
+        except KeyError:
+            continue
+    return out
+
+
+class _Lookup:
+    """``(series, year) -> value(s)`` over observations or forecast draws, with ``years``."""
+
+    def __init__(self, get, years):
+        self.get, self.years = get, list(years)
+
+    def __call__(self, series: str, year: int):
+        return self.get(series, year)
+
+
+def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "zh"):
+    """History, 50/80/95% bands of the measured quantity, target line, P(hit) annotated."""
+    tx = TEXT[lang]
+    with house_style(lang):
+        fig, ax = plt.subplots(figsize=SLIDE)
+        multi_year = len(target.measure.years) > 1
+        if not multi_year:
+            hist = forecast.history.assign(
+                series=forecast.history["metric"] + "/" + forecast.history["industry"]
+            )
+            values = hist.set_index(["series", "year"])["value"]
+            status = hist.set_index(["series", "year"])["status"]
+            past = _measure_by_year(
+                target, _Lookup(lambda s, y: values.loc[(s, y)], sorted(hist["year"].unique()))
+            )
+            official = {
+                y: all(status.get((s, y)) == "official" for s in target.series) for y in past
+            }
+            ys = sorted(past)
+            ax.plot(ys, [past[y] for y in ys], color=COLORS["history"], lw=1.5)
+            for flag, label, face in (
+                (True, tx["history_official"], COLORS["history"]),
+                (False, tx["history_other"], "white"),
+            ):
+                sel = [y for y in ys if official[y] == flag]
+                if sel:
+                    ax.scatter(
+                        sel,
+                        [past[y] for y in sel],
+                        s=70,
+                        zorder=3,
+                        label=label,
+                        facecolor=face,
+                        edgecolor=COLORS["history"],
+                        lw=1.8,
+                    )
+            draws = _measure_by_year(target, _Lookup(forecast.values, forecast.years))
+            fyears = [y for y in sorted(draws) if y > max(ys, default=0)]
+        else:
+            fyears = [target.year]
+            draws = {
+                target.year: target.measure.evaluate(lambda t: forecast.values(t.series, t.year))
+            }
+        arr = np.stack([np.asarray(draws[y]) for y in fyears])
+        for p, alpha in ((95, 0.15), (80, 0.25), (50, 0.4)):
+            lo, hi = np.quantile(arr, [(100 - p) / 200, 1 - (100 - p) / 200], axis=1)
+            ax.fill_between(
+                fyears,
+                lo,
+                hi,
+                color=COLORS["band"],
+                alpha=alpha,
+                lw=0,
+                label=tx["band"].format(p=p),
+            )
+        ax.plot(
+            fyears,
+            np.median(arr, axis=1),
+            color=COLORS["band"],
+            lw=2.2,
+            ls="--",
+            label=tx["median"],
+        )
+        ax.axhline(target.threshold, color=COLORS["target"], lw=2)
+        ax.annotate(
+            f"{tx['target']} {target.comparator} {target.threshold_as_written:g} "
+            f"{target.unit_as_written}",
+            (ax.get_xlim()[0], target.threshold),
+            xytext=(6, 6),
+            textcoords="offset points",
+            color=COLORS["target"],
+        )
+        p = row["p_hit"]
+        ax.text(
+            0.99,
+            0.04,
+            f"{tx['p_hit']} {p:.0%} ± {1.96 * row['p_hit_mcse']:.1%}",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=22,
+            weight="bold",
+            color=COLORS["hit"] if p >= 0.7 else COLORS["miss"] if p < 0.3 else "#d68910",
+        )
+        label = target.label_zh if lang == "zh" else target.label_en
+        unit = target.unit if target.unit != "ratio" else ""
+        ax.set_title(f"{label}（{row['verdict_zh'] if lang == 'zh' else row['verdict_en']}）")
+        ax.set_xlabel(tx["year"])
+        ax.set_ylabel(unit)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(loc="upper left", frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def summary_chart(table: pd.DataFrame, lang: str = "zh"):
+    """P(hit) of every target with 95% Monte Carlo error bars; no-data/elicited labelled."""
+    tx = TEXT[lang]
+    with house_style(lang):
+        fig, ax = plt.subplots(figsize=SLIDE)
+        labels = table["label_zh" if lang == "zh" else "label_en"].tolist()
+        y = np.arange(len(table))[::-1]
+        for yi, (_, r) in zip(y, table.iterrows(), strict=True):
+            if r["kind"] == "modelled":
+                color = (
+                    COLORS["hit"]
+                    if r["p_hit"] >= 0.7
+                    else (COLORS["miss"] if r["p_hit"] < 0.3 else "#d68910")
+                )
+                ax.barh(yi, r["p_hit"], color=color, height=0.6)
+                ax.errorbar(r["p_hit"], yi, xerr=1.96 * r["p_hit_mcse"], color="black", capsize=4)
+                ax.text(
+                    min(r["p_hit"] + 1.96 * r["p_hit_mcse"] + 0.015, 0.92),
+                    yi,
+                    f"{r['p_hit']:.0%}",
+                    va="center",
+                )
+            else:
+                text = (
+                    tx["no_data"]
+                    if r["kind"] == "no data"
+                    else tx["elicited"] + (f" {r['p_hit']:.0%}" if pd.notna(r["p_hit"]) else "")
+                )
+                ax.text(0.02, yi, text, va="center", color=COLORS["neutral"], style="italic")
+        ax.set_yticks(y, labels)
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.axvline(0.8, color=COLORS["neutral"], ls=":", lw=1)
+        ax.set_title(tx["summary"])
+        fig.tight_layout()
+    return fig
+
+
+def scenario_chart(table: pd.DataFrame, labels: dict[str, str], lang: str = "zh"):
+    """Grouped bars: P(hit) per target under the baseline and each scenario."""
+    tx = TEXT[lang]
+    with house_style(lang):
+        fig, ax = plt.subplots(figsize=SLIDE)
+        wide = table.pivot(index="target", columns="scenario", values="p_hit")
+        cols = ["baseline", *[c for c in wide.columns if c != "baseline"]]
+        wide = wide[cols]
+        x = np.arange(len(wide))
+        width = 0.8 / len(cols)
+        for k, c in enumerate(cols):
+            ax.bar(x + k * width, wide[c], width, label=tx["baseline"] if c == "baseline" else c)
+        ax.set_xticks(x + 0.4 - width / 2, [labels.get(t, t) for t in wide.index])
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_title(tx["scenarios"])
+        ax.legend(frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def missing_glyph_warnings(fig_factory) -> list[str]:
+    """Run ``fig_factory()`` and render to PNG, returning any missing-glyph warnings."""
+    import io
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = fig_factory()
+        fig.savefig(io.BytesIO(), format="png")
+        plt.close(fig)
+    return [str(w.message) for w in caught if "missing from" in str(w.message)]

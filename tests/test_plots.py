@@ -1,0 +1,50 @@
+"""Charts: Chinese labels render with a real CJK font (no missing-glyph boxes), 16:9 PNG+SVG."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.image import imread
+
+import jqforecast
+from jqforecast import plots
+from jqforecast.targets import load
+
+
+@pytest.fixture(scope="module")
+def results():
+    fc = jqforecast.forecast(jqforecast.load_default(), draws=500, seed=0, models="statistical")
+    return fc, jqforecast.evaluate_targets(fc)
+
+
+def test_a_cjk_font_is_installed():
+    assert plots.cjk_font() is not None, "install fonts-noto-cjk (scripts/setup.sh does)"
+
+
+@pytest.mark.parametrize("target_id", ["leading_revenue", "rd_intensity", "pct_filings"])
+def test_no_missing_glyphs_in_chinese_charts(results, target_id):
+    fc, report = results
+    row = report.table.set_index("id").loc[target_id]
+    target = load()[target_id]
+    assert plots.missing_glyph_warnings(lambda: plots.fan_chart(fc, target, row, "zh")) == []
+    assert plots.missing_glyph_warnings(lambda: plots.summary_chart(report.table, "zh")) == []
+
+
+def test_missing_glyph_check_can_fail():
+    import matplotlib.pyplot as plt
+
+    def dejavu_only():
+        fig, ax = plt.subplots()
+        ax.set_title("三大先导产业", fontfamily="DejaVu Sans")
+        return fig
+
+    assert plots.missing_glyph_warnings(dejavu_only)  # the check does detect fallback boxes
+
+
+def test_saved_charts_are_16_9_at_200_dpi(results, tmp_path):
+    fc, report = results
+    paths = plots.save(plots.summary_chart(report.table, "en"), tmp_path / "summary")
+    png = imread(paths[0])
+    height, width = png.shape[:2]
+    assert width / height == pytest.approx(16 / 9, rel=0.01)
+    assert width >= 13.3 * 200 - 2
+    assert paths[1].read_text(encoding="utf-8").lstrip().startswith("<?xml")

@@ -32,6 +32,7 @@ MIN_POINTS = 3
 BACKTEST_ORIGINS = 3  # last k origins per series
 BACKTEST_HORIZON = 2  # the plan's horizon: 2025 and 2026
 BACKTEST_DRAWS = 400
+MAX_LOG_CHANGE_PER_YEAR = 1.0
 
 
 @dataclass
@@ -162,7 +163,18 @@ def _for_model(model: Model, history: pd.Series) -> pd.Series:
 def _member_paths(
     model: Model, history: pd.Series, horizon: int, draws: int, rng: np.random.Generator
 ) -> np.ndarray:
-    return model.clone().fit(_for_model(model, history)).simulate(horizon, draws, rng)
+    """A member's paths, bounded to a plausible envelope around the last observation.
+
+    Trend models with a random slope (local linear trend) occasionally simulate explosive
+    paths whose exp() dominates every mean-based score; paths are clipped to at most
+    :data:`MAX_LOG_CHANGE_PER_YEAR` per year from the last observed value (×2.7 up or ÷2.7
+    down a year), far outside any economic series here but a guard against such blow-ups.
+    """
+    paths = model.clone().fit(_for_model(model, history)).simulate(horizon, draws, rng)
+    last = float(history.dropna().iloc[-1])
+    ahead = len(history) - 1 - int(np.flatnonzero(history.notna().to_numpy())[-1])
+    bound = MAX_LOG_CHANGE_PER_YEAR * (ahead + np.arange(1, horizon + 1))
+    return np.clip(paths, last - bound, last + bound)
 
 
 def backtest_cases(
@@ -198,9 +210,13 @@ def backtest_cases(
             except (ValueError, np.linalg.LinAlgError) as err:
                 log.info("backtest origin skipped for %s: %s", s.id, err)
                 continue
+            # Score on the data scale relative to the last training value: on logs a member's
+            # explosive right tail looks harmless, but it is what a user sees after exp().
+            base = float(s.transform.inverse(np.array([train.dropna().iloc[-1]]))[0]) or 1.0
             for step, outcome in zip(steps, future.to_numpy(), strict=True):
-                stack = np.stack([p[:, step - 1] for p in sims])
-                cases.append(BacktestCase(stack, float(outcome)))
+                stack = np.stack([s.transform.inverse(p[:, step - 1]) / base for p in sims])
+                truth = float(s.transform.inverse(np.array([outcome]))[0]) / base
+                cases.append(BacktestCase(stack, truth))
     return cases
 
 

@@ -9,7 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from jqforecast.cli import app
-from jqforecast.pipeline.run import EXIT_DATA, Lock, RunLocked, load_manifest, run
+from jqforecast.pipeline.run import (
+    EXIT_DATA,
+    MANIFEST_KEYS,
+    Lock,
+    RunLocked,
+    load_manifest,
+    run,
+)
 
 runner = CliRunner()
 
@@ -25,6 +32,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     for name in ("forecast.nc", "forecast.csv", "targets.csv", "manifest.json"):
         assert (latest / name).stat().st_size > 0
     manifest = load_manifest(latest)
+    targets = pd.read_csv(latest / "targets.csv")
     assert manifest["status"] == "success" and manifest["seed"] == 3
     assert set(manifest["stages"]) == {
         "ingest+validate",
@@ -34,7 +42,10 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
         "scenarios",
         "gap closing",
         "write outputs",
+        "changes",
         "charts",
+        "report.html",
+        "briefing.pptx",
     }
     for name in (
         "scenarios.csv",
@@ -45,8 +56,19 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     ):
         assert (latest / name).stat().st_size > 0
     assert set(manifest["charts"]) >= {"summary.png", "fan_leading_revenue.svg"}
+    assert set(MANIFEST_KEYS) <= set(manifest)
+    html = (latest / "report.html").read_text(encoding="utf-8")
+    pngs = sorted((latest / "charts").glob("*.png"))
+    assert html.count("data:image/png;base64,") == len(pngs) >= 5
+    assert "derived" in html and "leading_revenue" in html
+    from pptx import Presentation
+
+    deck = Presentation(str(latest / "briefing.pptx"))
+    modelled = (targets["kind"] == "modelled").sum()
+    assert len(deck.slides) == 1 + 1 + modelled + 1  # title, summary, targets, appendix
+    texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
+    assert any("P(hit)" in t or "达成概率" in t for t in texts)
     assert all(len(h) == 64 for h in manifest["inputs"].values())
-    targets = pd.read_csv(latest / "targets.csv")
     assert len(targets) == 7
     assert "存在缺口" in result.output or "有望达成" in result.output
 
@@ -84,3 +106,19 @@ def test_lock_blocks_a_second_run_and_clears_stale(tmp_path):
     lock.write_text("999999999")  # a pid that does not exist: stale
     assert run(out=tmp_path, draws=50, quick=True).exit_code == 0
     assert not lock.exists()
+
+
+def test_changes_table_compares_with_previous_run(tmp_path):
+    run(out=tmp_path, draws=300, seed=0, quick=True)
+    second = run(out=tmp_path, draws=300, seed=1, quick=True)
+    changes = pd.read_csv(second.run_dir / "changes.csv")
+    assert set(changes["target"]) == {
+        "leading_revenue",
+        "rd_intensity",
+        "pct_filings",
+        "smart_factories",
+    }
+    assert (changes["mc_se"] > 0).all()
+    moved = changes[changes["significant"]]
+    assert moved["cause"].str.contains("seed").all()
+    assert (changes.loc[~changes["significant"], "cause"] == "within Monte Carlo error").all()

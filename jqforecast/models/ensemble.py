@@ -15,7 +15,6 @@ from scipy.optimize import minimize
 
 from jqforecast.backtest.scores import mean_abs_diff
 
-
 PRUNE_BELOW = 0.01
 
 

@@ -24,12 +24,36 @@ import pandas as pd
 
 from jqforecast import __version__
 from jqforecast._io import file_sha256, write_csv, write_json, write_text
+from jqforecast.briefing import write_html, write_pptx
 from jqforecast.data.errors import DataWarning, ValidationError
 from jqforecast.paths import default_data_file, reports_dir
 from jqforecast.scenarios import evaluate_scenarios, load_scenarios, solve_uplift
 
 EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "pymc", "xarray", "pandera")
+
+
+# Documented keys of manifest.json (README, "Run folder"); a test checks every run has them.
+MANIFEST_KEYS = (
+    "status",
+    "exit_code",
+    "started_at",
+    "finished_at",
+    "seed",
+    "draws",
+    "quick",
+    "inputs",
+    "targets_file",
+    "scenarios_file",
+    "lang",
+    "versions",
+    "stages",
+    "warnings",
+    "models",
+    "p_all_modelled",
+    "data_summary",
+    "charts",
+)
 
 
 class RunLocked(RuntimeError):
@@ -230,12 +254,29 @@ def run(
                 write_csv(run_dir / "gap_closing.csv", gap_table)
 
             stage("write outputs", write_outputs)
+            stage(
+                "changes",
+                lambda: write_csv(
+                    run_dir / "changes.csv", changes_since(out / "latest", report.table, manifest)
+                ),
+            )
             manifest["charts"] = stage(
                 "charts",
                 lambda: write_charts(
                     fc, report, target_set, scenario_table, run_dir / "charts", lang
                 ),
             )
+            manifest["data_summary"] = {
+                f"{m}/{i}": {
+                    "points": len(g),
+                    "years": f"{g['year'].min()}-{g['year'].max()}",
+                    "status": ", ".join(sorted(set(g["status"]))),
+                }
+                for (m, i), g in table.groupby(["metric", "industry"])
+            }
+            write_json(run_dir / "manifest.json", manifest)
+            stage("report.html", lambda: write_html(run_dir, lang))
+            stage("briefing.pptx", lambda: write_pptx(run_dir, lang))
             manifest["status"] = "success"
             manifest["exit_code"] = EXIT_OK
             manifest["finished_at"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -245,6 +286,54 @@ def run(
             return fail(EXIT_OUTPUT, f"output error: {exc}")
         result.report = report
         return result
+
+
+def changes_since(previous: Path, table: pd.DataFrame, manifest: dict) -> pd.DataFrame:
+    """How each P(hit) moved since the previous successful run, and what may have caused it.
+
+    A move counts as real when it exceeds twice the combined Monte Carlo standard error.
+    The cause names what differs between the runs' manifests: input data, targets or
+    scenario configuration, package versions, seed or draws.
+    """
+    columns = ["target", "p_hit_previous", "p_hit", "change", "mc_se", "significant", "cause"]
+    if not (previous / "targets.csv").exists() or not (previous / "manifest.json").exists():
+        return pd.DataFrame(columns=columns)
+    old = pd.read_csv(previous / "targets.csv").set_index("id")
+    old_manifest = load_manifest(previous)
+    causes = [
+        name
+        for name, key in (
+            ("data", "inputs"),
+            ("targets config", "targets_file"),
+            ("scenarios config", "scenarios_file"),
+            ("software", "versions"),
+            ("seed", "seed"),
+            ("draws", "draws"),
+            ("quick mode", "quick"),
+        )
+        if old_manifest.get(key) != manifest.get(key)
+    ]
+    rows = []
+    for r in table.itertuples():
+        if r.kind != "modelled" or r.id not in old.index or old.loc[r.id, "kind"] != "modelled":
+            continue
+        before = float(old.loc[r.id, "p_hit"])
+        se = float((old.loc[r.id, "p_hit_mcse"] ** 2 + r.p_hit_mcse**2) ** 0.5)
+        change = float(r.p_hit) - before
+        significant = abs(change) > 2 * se
+        cause = ", ".join(causes) if causes else "none (same inputs and settings)"
+        rows.append(
+            {
+                "target": r.id,
+                "p_hit_previous": before,
+                "p_hit": r.p_hit,
+                "change": change,
+                "mc_se": se,
+                "significant": significant,
+                "cause": cause if significant else "within Monte Carlo error",
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def gap_closing(fc, report, target_set, level: float = 0.8) -> pd.DataFrame:

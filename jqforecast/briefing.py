@@ -1,0 +1,216 @@
+"""Briefing outputs of a run: a self-contained HTML report and a PPTX deck.
+
+Both only read a run folder's tables and charts (targets.csv, scenarios.csv, gap_closing.csv,
+changes.csv, manifest.json, charts/*.png); they compute nothing new.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, select_autoescape
+
+from jqforecast._io import write_atomic, write_text
+
+WORDS = {
+    "zh": {
+        "title": "张江高新区金桥园 2026 年目标达成评估",
+        "summary": "目标达成概率一览",
+        "targets": "分目标分析",
+        "scenarios": "情景分析",
+        "gap": "缺口弥合：达到 80% 概率所需增速提升",
+        "changes": "与上一次运行相比",
+        "data": "数据来源与口径",
+        "diag": "模型诊断",
+        "p": "达成概率",
+        "median": "2026 年预测中位数",
+        "gap_word": "与目标差距",
+        "closes": "弥合缺口",
+        "no_change": "无上一次运行可比较",
+        "derived_note": "内置数据均为依据公开数据推算（status=derived），非园区官方统计；详见 data/raw/SOURCES.md。",
+        "method": "方法：统计模型（带漂移随机游走、阻尼趋势指数平滑、ARIMA、Theta、局部线性趋势）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；推算假设的不确定性作为共同因子计入。",
+    },
+    "en": {
+        "title": "Jinqiao Park, Zhangjiang Hi-tech Zone: will the 2026 targets be hit?",
+        "summary": "Probability of hitting each target",
+        "targets": "Targets one by one",
+        "scenarios": "Scenarios",
+        "gap": "Closing the gap: growth uplift for P(hit) ≥ 80%",
+        "changes": "Changes since the previous run",
+        "data": "Data and provenance",
+        "diag": "Model diagnostics",
+        "p": "P(hit)",
+        "median": "2026 forecast median",
+        "gap_word": "gap to target",
+        "closes": "what closes it",
+        "no_change": "no previous run to compare with",
+        "derived_note": "The bundled data are derived from public Shanghai/Pudong figures "
+        "(status=derived), not official park statistics; see data/raw/SOURCES.md.",
+        "method": "Method: statistical models (random walk with drift, damped ETS, ARIMA, "
+        "Theta, local linear trend) and Bayesian pooled models (PyMC) combined in "
+        "an ensemble; P(hit) computed draw by draw on joint sample paths; the "
+        "uncertainty of derivation assumptions enters as shared factors.",
+    },
+}
+
+HTML = """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ w.title }}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:1200px;margin:2em auto;color:#1f2d3a}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccd;padding:4px 8px;text-align:right}
+th{background:#eef2f6}td:first-child,th:first-child{text-align:left}img{width:100%;border:1px solid #eee}
+.note{color:#7f8c8d;font-size:13px}
+</style></head><body>
+<h1>{{ w.title }}</h1>
+<p class="note">run {{ m.started_at }} · seed {{ m.seed }} · {{ m.draws }} draws · jqforecast {{ m.versions.jqforecast }}{% if m.quick %} · quick mode{% endif %}</p>
+<p class="note">{{ w.derived_note }}</p>
+<h2>{{ w.summary }}</h2>
+{{ targets_html }}
+<img alt="summary" src="data:image/png;base64,{{ images['summary'] }}">
+<h2>{{ w.targets }}</h2>
+{% for key, img in images.items() if key.startswith('fan_') %}<img alt="{{ key }}" src="data:image/png;base64,{{ img }}">{% endfor %}
+<h2>{{ w.gap }}</h2>
+{{ gap_html }}
+<h2>{{ w.scenarios }}</h2>
+{{ scenarios_html }}
+{% if 'scenarios' in images %}<img alt="scenarios" src="data:image/png;base64,{{ images['scenarios'] }}">{% endif %}
+<h2>{{ w.changes }}</h2>
+{{ changes_html }}
+<h2>{{ w.data }}</h2>
+{{ data_html }}
+<p>{{ w.method }}</p>
+<h2>{{ w.diag }}</h2>
+<pre>{{ diagnostics }}</pre>
+</body></html>
+"""
+
+
+def _table(frame: pd.DataFrame, empty: str) -> str:
+    if frame is None or frame.empty:
+        return f"<p class='note'>{empty}</p>"
+    return frame.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="—", border=0)
+
+
+def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
+    path = run_dir / name
+    return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
+
+
+def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
+    """``report.html``: one self-contained file (charts embedded as base64 PNG)."""
+    run_dir = Path(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    targets = _read(run_dir, "targets.csv")
+    label = f"label_{lang}"
+    cols = [
+        "id",
+        label,
+        "kind",
+        "p_hit",
+        "p_hit_mcse",
+        "median",
+        "lo-80",
+        "hi-80",
+        "threshold",
+        "unit",
+        "expected_shortfall",
+        "required_cagr",
+        "implied_cagr",
+        f"verdict_{lang}",
+        "note",
+    ]
+    images = {
+        p.stem: base64.b64encode(p.read_bytes()).decode("ascii")
+        for p in sorted((run_dir / "charts").glob("*.png"))
+    }
+    history = manifest.get("data_summary", {})
+    data = pd.DataFrame([{"series": k, **v} for k, v in history.items()]) if history else None
+    html = (
+        Environment(autoescape=select_autoescape())
+        .from_string(HTML)
+        .render(
+            lang=lang,
+            w=WORDS[lang],
+            m=manifest,
+            images=images,
+            targets_html=_markup(_table(targets[[c for c in cols if c in targets]], "—")),
+            gap_html=_markup(_table(_read(run_dir, "gap_closing.csv"), "—")),
+            scenarios_html=_markup(_table(_read(run_dir, "scenarios.csv"), "—")),
+            changes_html=_markup(_table(_read(run_dir, "changes.csv"), WORDS[lang]["no_change"])),
+            data_html=_markup(_table(data, "—")),
+            diagnostics=json.dumps(manifest.get("models", {}), ensure_ascii=False, indent=1),
+        )
+    )
+    return write_text(run_dir / "report.html", html)
+
+
+def _markup(html: str):
+    from markupsafe import Markup
+
+    return Markup(html)  # tables come from pandas' own escaping
+
+
+def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
+    """``briefing.pptx``: title, summary, one slide per modelled target, data & method."""
+    from pptx import Presentation
+    from pptx.util import Inches, Pt
+
+    run_dir = Path(run_dir)
+    w = WORDS[lang]
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    targets = _read(run_dir, "targets.csv")
+    gaps = _read(run_dir, "gap_closing.csv")
+    gap_by_id = gaps.set_index("target") if gaps is not None else pd.DataFrame()
+    deck = Presentation()
+    deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
+
+    title = deck.slides.add_slide(deck.slide_layouts[0])
+    title.shapes.title.text = w["title"]
+    title.placeholders[1].text = f"{manifest['started_at']} · seed {manifest['seed']}"
+
+    def picture_slide(heading: str, image: Path, bullets: list[str] | None = None):
+        slide = deck.slides.add_slide(deck.slide_layouts[5])
+        slide.shapes.title.text = heading
+        width = Inches(9.0) if bullets else Inches(11.5)
+        slide.shapes.add_picture(str(image), Inches(0.4), Inches(1.4), width=width)
+        if bullets:
+            box = slide.shapes.add_textbox(Inches(9.6), Inches(1.6), Inches(3.5), Inches(5))
+            frame = box.text_frame
+            frame.word_wrap = True
+            for k, text in enumerate(bullets):
+                para = frame.paragraphs[0] if k == 0 else frame.add_paragraph()
+                para.text = text
+                para.font.size = Pt(16)
+        return slide
+
+    picture_slide(w["summary"], run_dir / "charts" / "summary.png")
+    for row in targets.itertuples():
+        chart = run_dir / "charts" / f"fan_{row.id}.png"
+        if row.kind != "modelled" or not chart.exists():
+            continue
+        gap = gap_by_id.loc[row.id] if row.id in gap_by_id.index else None
+        if gap is None or not bool(gap["reachable"]):
+            closes = "—"
+        elif float(gap["uplift_pp"]) == 0:
+            closes = "≥ 80%"
+        else:
+            closes = f"+{gap['uplift_pp']:.1f} pp/yr ({gap['from_year']}–)"
+        bullets = [
+            f"{w['p']}: {row.p_hit:.0%} (± {1.96 * row.p_hit_mcse:.1%})",
+            f"{w['median']}: {row.median:,.4g} {row.unit}; {w['gap_word']} {row.gap:,.3g}",
+            f"{w['closes']}: {closes}",
+        ]
+        label = getattr(row, f"label_{lang}")
+        picture_slide(f"{label} — {getattr(row, f'verdict_{lang}')}", chart, bullets)
+
+    appendix = deck.slides.add_slide(deck.slide_layouts[1])
+    appendix.shapes.title.text = w["data"]
+    body = appendix.placeholders[1].text_frame
+    body.text = w["derived_note"]
+    body.add_paragraph().text = w["method"]
+    for para in body.paragraphs:
+        para.font.size = Pt(16)
+    return write_atomic(run_dir / "briefing.pptx", lambda p: deck.save(str(p)))

@@ -184,12 +184,19 @@ def run_command(
     scenarios_file: Annotated[
         Path | None, typer.Option("--scenarios", help="Scenarios YAML (levers to evaluate).")
     ] = None,
+    on_poor_convergence: Annotated[
+        str, typer.Option(help="fail (exit 2) or warn when MCMC diagnostics are poor.")
+    ] = "fail",
 ) -> None:
     """Run the main job: validate → forecast → target probabilities → reports/runs/<time>/.
 
-    Writes forecast.nc (sample paths), forecast.csv, targets.csv and manifest.json, then points
-    reports/latest at the run. Exit codes: 0 success; 1 invalid input data; 2 model failure;
-    3 output error. A failed run leaves reports/latest untouched.
+    Writes forecast.nc (sample paths), forecast.csv, targets.csv, scenarios.csv,
+    gap_closing.csv, changes.csv, charts/, report.html, briefing.pptx and manifest.json, then
+    points reports/latest at the run.
+
+    Exit codes: 0 success; 1 invalid input data; 2 model failure or poor MCMC convergence
+    (R-hat > 1.05, ESS < 100, divergences; --on-poor-convergence warn records them instead);
+    3 output error or another run holds the lock. A failed run leaves reports/latest untouched.
     """
     from jqforecast.pipeline.run import RunLocked, run
 
@@ -207,6 +214,7 @@ def run_command(
             quick=quick,
             scenarios_file=scenarios_file,
             lang=lang,
+            on_poor_convergence=on_poor_convergence,
             on_stage=on_stage,
         )
     except RunLocked as exc:

@@ -122,3 +122,16 @@ def test_changes_table_compares_with_previous_run(tmp_path):
     moved = changes[changes["significant"]]
     assert moved["cause"].str.contains("seed").all()
     assert (changes.loc[~changes["significant"], "cause"] == "within Monte Carlo error").all()
+
+
+@pytest.mark.slow
+def test_full_default_run_with_bayesian_members(tmp_path):
+    """README command (a) in miniature: every member, MCMC diagnostics checked (exit 2 if poor)."""
+    result = run(out=tmp_path, draws=1000, seed=0)
+    assert result.exit_code == 0, result.error
+    manifest = load_manifest(result.run_dir)
+    diagnostics = manifest["models"]["diagnostics"]
+    assert {"bayes_growth:revenue", "bayes_count:pct_filings"} <= set(diagnostics)
+    assert all(d["ok"] for d in diagnostics.values())
+    weights = manifest["models"]["weights"]
+    assert weights["bayes_growth"] > 0 and weights["bayes_count"] > 0

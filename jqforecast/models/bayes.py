@@ -87,8 +87,8 @@ class MultiSeriesModel(Model):
 
     def __init__(
         self,
-        draws: int = 400,
-        tune: int = 400,
+        draws: int = 600,
+        tune: int = 600,
         chains: int = 2,
         target_accept: float = 0.95,
         cores: int = 2,
@@ -114,13 +114,19 @@ class MultiSeriesModel(Model):
         p = self.priors_
         first = np.array([row[np.isfinite(row)][0] if np.isfinite(row).any() else 0.0 for row in y])
         mu0 = pm.Normal("mu0", p["mu0_mean"], p["mu0_sd"])
-        tau = pm.HalfNormal("tau", p["tau_sd"])
         sigma0 = pm.LogNormal("sigma0", np.log(p["sigma0_median"]), p["sigma0_logsd"])
-        omega = pm.HalfNormal("omega", p["omega_sd"])
-        a = pm.Normal("a", 0, 1, dims="series")
-        b = pm.Normal("b", 0, 1, dims="series")
-        mu = pm.Deterministic("mu", mu0 + tau * a, dims="series")
-        sigma = pm.Deterministic("sigma", sigma0 * pm.math.exp(omega * b), dims="series")
+        if len(coords["series"]) > 1:
+            tau = pm.HalfNormal("tau", p["tau_sd"])
+            omega = pm.HalfNormal("omega", p["omega_sd"])
+            a = pm.Normal("a", 0, 1, dims="series")
+            b = pm.Normal("b", 0, 1, dims="series")
+            mu = pm.Deterministic("mu", mu0 + tau * a, dims="series")
+            sigma = pm.Deterministic("sigma", sigma0 * pm.math.exp(omega * b), dims="series")
+        else:
+            # One series: the pooling layer (τ, ω and the offsets) is not identified by data
+            # and only slows NUTS down (ESS ~30 measured), so growth and volatility are μ₀, σ₀.
+            mu = pm.Deterministic("mu", mu0[None], dims="series")
+            sigma = pm.Deterministic("sigma", sigma0[None], dims="series")
         # Centred parametrisation: with precise (official) data the latent path is pinned by
         # the observations, where the non-centred form has a funnel NUTS cannot cross.
         n_years = len(coords["year"])
@@ -190,7 +196,8 @@ class MultiSeriesModel(Model):
         self.last_observed_ = {
             s: int(history[s].last_valid_index()) for s in history.columns.astype(str)
         }
-        self.diagnostics_ = diagnostics(idata, ["mu0", "tau", "sigma0", "omega", "mu", "sigma"])
+        hyper = ["mu0", "sigma0"] + (["tau", "omega"] if len(series) > 1 else [])
+        self.diagnostics_ = diagnostics(idata, [*hyper, "mu", "sigma"])
         if not self.diagnostics_["ok"]:
             warnings.warn(
                 f"{self.name}: poor convergence {self.diagnostics_}", RuntimeWarning, stacklevel=2

@@ -151,12 +151,14 @@ def run(
     quick: bool = False,
     scenarios_file: str | Path | None = None,
     lang: str = "zh",
+    on_poor_convergence: str = "fail",
     on_stage: Callable[[str, float], None] | None = None,
 ) -> RunResult:
     """Run the pipeline once; never raises for data/model/output errors (see ``exit_code``).
 
     ``quick=True`` uses the statistical models only (no MCMC) and at most 1000 draws, for
-    smoke tests and previews; the manifest records it.
+    smoke tests and previews; the manifest records it. ``on_poor_convergence="fail"`` makes
+    poor MCMC diagnostics exit code 2; ``"warn"`` records them as warnings instead.
     """
     import jqforecast
     from jqforecast import targets as targets_mod
@@ -244,6 +246,12 @@ def run(
             )
         }
         manifest["p_all_modelled"] = report.p_all
+        poor = {k: d for k, d in fc.meta.get("diagnostics", {}).items() if not d["ok"]}
+        if poor:
+            message = f"poor MCMC convergence (R-hat > 1.05, ESS < 100 or divergences): {poor}"
+            if on_poor_convergence == "fail":
+                return fail(EXIT_MODEL, message)
+            manifest["warnings"].append(message)
         try:
 
             def write_outputs() -> None:

@@ -18,8 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jqforecast.data.errors import DataWarning, ValidationError
-
-EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
+from jqforecast.pipeline.run import EXIT_DATA, EXIT_OK, EXIT_OUTPUT
 
 app = typer.Typer(
     name="jqforecast",

@@ -235,7 +235,12 @@ def run_command(
                 if row.kind == "modelled"
                 else f"{row.p_hit:.2f} (elicited)"
             )
-            median = "—" if row.kind != "modelled" else f"{row.median:,.4g} {row.unit}"
+            if row.kind != "modelled":
+                median = "—"
+            elif row.unit == "ratio":  # ratios are stored as fractions, read as percent
+                median = f"{100 * row.median:.2f} %"
+            else:
+                median = f"{row.median:,.4g} {row.unit}"
             grid.add_row(
                 label,
                 p if row.kind != "no data" else "no data",

@@ -23,6 +23,7 @@ WORDS = {
         "scenarios": "情景分析",
         "gap": "缺口弥合：达到 80% 概率所需增速提升",
         "changes": "与上一次运行相比",
+        "sens": "敏感性分析",
         "data": "数据来源与口径",
         "diag": "模型诊断",
         "p": "达成概率",
@@ -40,6 +41,7 @@ WORDS = {
         "scenarios": "Scenarios",
         "gap": "Closing the gap: growth uplift for P(hit) ≥ 80%",
         "changes": "Changes since the previous run",
+        "sens": "Sensitivity",
         "data": "Data and provenance",
         "diag": "Model diagnostics",
         "p": "P(hit)",
@@ -77,6 +79,8 @@ th{background:#eef2f6}td:first-child,th:first-child{text-align:left}img{width:10
 <h2>{{ w.scenarios }}</h2>
 {{ scenarios_html }}
 {% if 'scenarios' in images %}<img alt="scenarios" src="data:image/png;base64,{{ images['scenarios'] }}">{% endif %}
+{% if 'tornado' in images %}<h2>{{ w.sens }}</h2>
+<img alt="tornado" src="data:image/png;base64,{{ images['tornado'] }}">{% endif %}
 <h2>{{ w.changes }}</h2>
 {{ changes_html }}
 <h2>{{ w.data }}</h2>

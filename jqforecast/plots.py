@@ -306,3 +306,31 @@ def missing_glyph_warnings(fig_factory) -> list[str]:
         fig.savefig(io.BytesIO(), format="png")
         plt.close(fig)
     return [str(w.message) for w in caught if "missing from" in str(w.message)]
+
+
+def tornado_chart(table: pd.DataFrame, labels: dict[str, str], lang: str = "zh"):
+    """P(hit) when each driving series moves ±1 sd: one horizontal bar per (target, series)."""
+    word = {
+        "zh": ("敏感性：各序列 ±1 个标准差时的达成概率", "达成概率"),
+        "en": ("Sensitivity: P(hit) with each series at ±1 sd", "P(hit)"),
+    }[lang]
+    with house_style(lang):
+        fig, ax = plt.subplots(figsize=SLIDE)
+        rows = table.sort_values(["target", "swing"]).reset_index(drop=True)
+        y = np.arange(len(rows))
+        lo, hi = rows["p_hit_minus_1sd"], rows["p_hit_plus_1sd"]
+        ax.barh(y, hi - lo, left=lo, color=COLORS["band"], height=0.6)
+        ax.scatter(rows["p_hit"], y, color="black", zorder=3, s=25)
+        ax.set_yticks(
+            y,
+            [
+                f"{labels.get(t, t)} · {s}"
+                for t, s in zip(rows["target"], rows["series"], strict=True)
+            ],
+        )
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_xlabel(word[1])
+        ax.set_title(word[0])
+        fig.tight_layout()
+    return fig

@@ -250,3 +250,54 @@ def solve_uplift(
     while prob(pp) < level:  # step over the discreteness of an empirical probability
         pp += 0.01
     return Solution(target.id, series, from_year, level, round(pp, 2), prob(pp), base, True)
+
+
+def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.DataFrame:
+    """Which series' uncertainty drives each target's probability (a tornado table).
+
+    For every modelled target and every series in its measure: P(hit) when that series' paths
+    are moved down and up by one standard deviation of its own log outcome in the target year
+    (all other series unchanged, same draws), and the series' share of the measured quantity's
+    variance, ``cov(x_s, X) / var(X)`` — exact for sums, where the shares add to one.
+    """
+    targets = targets if targets is not None else load_targets()
+    rows = []
+    for t in targets.modelled():
+        if not all(s in forecast.series for s in t.series) or not all(
+            y in forecast.years for y in t.measure.years
+        ):
+            continue
+        total = np.asarray(t.measure.evaluate(lambda term: forecast.values(term.series, term.year)))
+        var = float(np.var(total))
+        base = float(np.mean(t.hit(total)))
+        for s in t.series:
+            own = np.log(np.maximum(forecast.values(s, t.year), 1e-12))
+            sd = float(np.std(own))
+            out = {}
+            for sign in (-1, 1):
+                factor = float(np.exp(sign * sd))
+
+                def shifted(term, factor=factor, s=s):
+                    x = forecast.values(term.series, term.year)
+                    return x * factor if term.series == s else x
+
+                out[sign] = float(np.mean(t.hit(np.asarray(t.measure.evaluate(shifted)))))
+            part = (
+                sum(forecast.values(s, y) for y in t.measure.years)
+                if "/" not in str(t.measure)
+                else forecast.values(s, t.year)
+            )
+            cov = np.cov(part, total)
+            share = float(cov[0, 1] / cov[1, 1]) if var > 0 else float("nan")
+            rows.append(
+                {
+                    "target": t.id,
+                    "series": s,
+                    "p_hit": base,
+                    "p_hit_minus_1sd": out[-1],
+                    "p_hit_plus_1sd": out[1],
+                    "swing": out[1] - out[-1],
+                    "variance_share": share,
+                }
+            )
+    return pd.DataFrame(rows)

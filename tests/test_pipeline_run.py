@@ -41,6 +41,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
         "targets",
         "scenarios",
         "gap closing",
+        "sensitivity",
         "write outputs",
         "changes",
         "charts",
@@ -50,6 +51,8 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     for name in (
         "scenarios.csv",
         "gap_closing.csv",
+        "sensitivity.csv",
+        "charts/tornado.png",
         "charts/summary.png",
         "charts/summary.svg",
         "charts/fan_leading_revenue.png",

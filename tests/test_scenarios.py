@@ -15,6 +15,7 @@ from jqforecast.scenarios import (
     evaluate_scenarios,
     load_scenarios,
     p_hit,
+    sensitivity,
     solve_uplift,
 )
 from jqforecast.targets import load
@@ -95,3 +96,13 @@ def test_yaml_scenarios_and_table(fc, tmp_path):
     table = evaluate_scenarios(fc, scenarios)
     p = table[table["target"] == "leading_revenue"].set_index("scenario")["p_hit"]
     assert p["ic_push"] > p["baseline"] and p["new_plant"] > p["baseline"]
+
+
+def test_sensitivity_shares_add_up_for_sums_and_swings_are_monotone(fc):
+    table = sensitivity(fc)
+    revenue = table[table["target"] == "leading_revenue"]
+    assert set(revenue["series"]) == {"revenue/ic", "revenue/biomed", "revenue/ai"}
+    assert revenue["variance_share"].sum() == pytest.approx(1.0, abs=1e-9)
+    # moving a series up can only help a ">=" target, moving it down only hurt
+    assert (table["p_hit_plus_1sd"] >= table["p_hit"]).all()
+    assert (table["p_hit_minus_1sd"] <= table["p_hit"]).all()

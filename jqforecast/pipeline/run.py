@@ -27,7 +27,7 @@ from jqforecast._io import file_sha256, write_csv, write_json, write_text
 from jqforecast.briefing import write_html, write_pptx
 from jqforecast.data.errors import DataWarning, ValidationError
 from jqforecast.paths import default_data_file, reports_dir
-from jqforecast.scenarios import evaluate_scenarios, load_scenarios, solve_uplift
+from jqforecast.scenarios import evaluate_scenarios, load_scenarios, sensitivity, solve_uplift
 
 EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "pymc", "xarray", "pandera")
@@ -232,6 +232,7 @@ def run(
                 "scenarios", lambda: evaluate_scenarios(fc, scenario_list, target_set, seed)
             )
             gap_table = stage("gap closing", lambda: gap_closing(fc, report, target_set))
+            sensitivity_table = stage("sensitivity", lambda: sensitivity(fc, target_set))
         except Exception:  # noqa: BLE001 - any model failure is exit code 2, with its traceback
             return fail(EXIT_MODEL, "model failure:\n" + traceback.format_exc())
         manifest["models"] = {
@@ -260,6 +261,7 @@ def run(
                 write_csv(run_dir / "targets.csv", report.table)
                 write_csv(run_dir / "scenarios.csv", scenario_table)
                 write_csv(run_dir / "gap_closing.csv", gap_table)
+                write_csv(run_dir / "sensitivity.csv", sensitivity_table)
 
             stage("write outputs", write_outputs)
             stage(
@@ -271,7 +273,13 @@ def run(
             manifest["charts"] = stage(
                 "charts",
                 lambda: write_charts(
-                    fc, report, target_set, scenario_table, run_dir / "charts", lang
+                    fc,
+                    report,
+                    target_set,
+                    scenario_table,
+                    run_dir / "charts",
+                    lang,
+                    sensitivity_table,
                 ),
             )
             manifest["data_summary"] = {
@@ -368,7 +376,9 @@ def gap_closing(fc, report, target_set, level: float = 0.8) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_charts(fc, report, target_set, scenario_table, folder: Path, lang: str) -> list[str]:
+def write_charts(
+    fc, report, target_set, scenario_table, folder: Path, lang: str, sensitivity_table=None
+) -> list[str]:
     """Every chart of a run as PNG + SVG; returns the file names written."""
     from jqforecast import plots
 
@@ -384,6 +394,11 @@ def write_charts(fc, report, target_set, scenario_table, folder: Path, lang: str
         labels = dict(zip(report.table["id"], report.table[f"label_{lang}"], strict=True))
         written += plots.save(
             plots.scenario_chart(scenario_table, labels, lang), folder / "scenarios"
+        )
+    if sensitivity_table is not None and not sensitivity_table.empty:
+        labels = dict(zip(report.table["id"], report.table[f"label_{lang}"], strict=True))
+        written += plots.save(
+            plots.tornado_chart(sensitivity_table, labels, lang), folder / "tornado"
         )
     return sorted(p.name for p in written)
 

@@ -15,8 +15,7 @@ import warnings
 from pathlib import Path
 
 import jqforecast
-from jqforecast import targets
-from jqforecast.scenarios import LevelShift, Scenario, Uplift, p_hit
+from jqforecast.scenarios import LevelShift, Scenario, Uplift, evaluable, p_hit
 
 SCENARIOS = [
     Scenario("uplift_all", (Uplift(("revenue/ic", "revenue/biomed", "revenue/ai"), 5.0, 2025),)),
@@ -39,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     fc = jqforecast.forecast(jqforecast.load_default(), draws=4000, seed=0, models="statistical")
-    usable = [t for t in targets.load().modelled() if all(s in fc.series for s in t.series)]
+    usable = evaluable(fc)
     n_targets = len(usable)
     rows = {}
     for sc in SCENARIOS:

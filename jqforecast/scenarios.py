@@ -149,6 +149,17 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
     return out
 
 
+def evaluable(forecast: Forecast, targets: TargetSet | None = None) -> list[Target]:
+    """Modelled targets whose every series and year is in the forecast (default: all seven)."""
+    targets = targets if targets is not None else load_targets()
+    return [
+        t
+        for t in targets.modelled()
+        if all(s in forecast.series for s in t.series)
+        and all(y in forecast.years for y in t.measure.years)
+    ]
+
+
 def p_hit(forecast: Forecast, target: Target) -> float:
     """P(hit) of one target on a forecast."""
     x = target.measure.evaluate(lambda t: forecast.values(t.series, t.year))
@@ -159,13 +170,7 @@ def evaluate_scenarios(
     forecast: Forecast, scenarios: list[Scenario], targets: TargetSet | None = None, seed: int = 0
 ) -> pd.DataFrame:
     """P(hit) of every modelled target under the baseline and each scenario (long table)."""
-    targets = targets if targets is not None else load_targets()
-    usable = [
-        t
-        for t in targets.modelled()
-        if all(s in forecast.series for s in t.series)
-        and all(y in forecast.years for y in t.measure.years)
-    ]
+    usable = evaluable(forecast, targets)
     rows = []
     for sc in [Scenario("baseline", ()), *scenarios]:
         fc = sc.apply(forecast, seed) if sc.levers else forecast
@@ -260,13 +265,8 @@ def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.Data
     (all other series unchanged, same draws), and the series' share of the measured quantity's
     variance, ``cov(x_s, X) / var(X)`` — exact for sums, where the shares add to one.
     """
-    targets = targets if targets is not None else load_targets()
     rows = []
-    for t in targets.modelled():
-        if not all(s in forecast.series for s in t.series) or not all(
-            y in forecast.years for y in t.measure.years
-        ):
-            continue
+    for t in evaluable(forecast, targets):
         total = np.asarray(t.measure.evaluate(lambda term: forecast.values(term.series, term.year)))
         var = float(np.var(total))
         base = float(np.mean(t.hit(total)))

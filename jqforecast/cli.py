@@ -7,7 +7,6 @@ stderr); 2 model failure or poor convergence diagnostics; 3 output error.
 from __future__ import annotations
 
 import contextlib
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,7 +298,3 @@ def benchmark_command(
     out.print(format_table(result), markup=False, highlight=False)
     out.print(f"{result['series']} series; weights {result['weights']}")
     out.print(f"wrote {out_dir}/metrics.json, forecasts.csv, reliability.csv, reliability.png")
-
-
-def main() -> None:  # pragma: no cover - console entry
-    sys.exit(app())

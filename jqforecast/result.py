@@ -7,6 +7,7 @@ distribution: use :meth:`Forecast.derive` or :meth:`Forecast.values`.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -129,7 +130,7 @@ class Forecast:
                 raise ValueError(f"{path} is not a jqforecast forecast file")
             paths = ds["paths"].load()
             meta = json.loads(ds.attrs["meta"])
-            history = pd.read_json(_StringIO(ds.attrs["history"]), orient="records")
+            history = pd.read_json(io.StringIO(ds.attrs["history"]), orient="records")
         paths.coords["series"] = paths.coords["series"].astype(str)
         return cls(paths=paths, history=history, meta=meta)
 
@@ -157,9 +158,3 @@ class Forecast:
             f"{self.meta.get('seed')}<br>ensemble weights: {w}</div>"
             + last.round(4).to_html(index=False)
         )
-
-
-def _StringIO(text: str):  # noqa: N802 - tiny local alias keeps pandas' literal-json warning away
-    import io
-
-    return io.StringIO(text)

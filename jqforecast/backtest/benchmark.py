@@ -8,7 +8,6 @@ processes (``backend="local"``) or on a Dask cluster (``backend="dask"``) by the
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -155,7 +154,6 @@ def _summaries_from_samples(samples: np.ndarray) -> dict[str, np.ndarray]:
     # is pulled up by the right tail, which absolute-error metrics punish.
     return {
         "mean": q[4],
-        "sample_mean": samples.mean(axis=1),
         "lo-80": q[0],
         "hi-80": q[1],
         "lo-95": q[2],
@@ -370,16 +368,3 @@ def format_table(result: dict) -> str:
     for name, r in sorted(result["models"].items(), key=lambda kv: kv[1]["owa"]):
         lines.append(f"{name:<20}" + "".join(f"{r[c]:>14.4f}" for c in cols))
     return "\n".join(lines)
-
-
-def save_summary(result: dict, path: str | Path) -> None:
-    """Write a compact JSON of the headline numbers (for RESULTS.md)."""
-    Path(path).write_text(
-        json.dumps(
-            {
-                k: {c: v[c] for c in ("owa", "coverage_80", "coverage_95", "msis_95", "brier_mean")}
-                for k, v in result["models"].items()
-            },
-            indent=2,
-        )
-    )

@@ -208,8 +208,10 @@ class MultiSeriesModel(Model):
         arr = self.idata_.posterior[name].values
         return arr.reshape(-1, *arr.shape[2:])
 
-    def _predict_latent(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-        """Latent paths (draws, series, len(years_) + horizon): posterior, then simulated."""
+    def _predict_latent(
+        self, horizon: int, draws: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Latent paths (draws, series, len(years_) + horizon) and the posterior draws used."""
         self._check_fitted()
         x = self._posterior("x")  # (P, S, T)
         mu, sigma = self._posterior("mu"), self._posterior("sigma")

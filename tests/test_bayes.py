@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 import jqforecast
-from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, prior_predictive_check
+from jqforecast.models.bayes import (
+    CountGrowth,
+    HierarchicalGrowth,
+    fit_jointly,
+    prior_predictive_check,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +44,29 @@ def test_hierarchical_paths_shape_and_growth(pooled_fit):
     assert paths.shape == (2000, 3, 12 + 2)
     step = np.median(paths[:, :, -1] - paths[:, :, -3], axis=0) / 2
     assert np.all(np.abs(step - 0.08) < 0.05)
+
+
+def test_joint_fit_keeps_groups_apart():
+    """Two groups with different known growth sampled in one model: each recovers its own."""
+    rng = np.random.default_rng(4)
+    years = range(2012, 2024)
+    fast = pd.DataFrame(
+        {s: 3 + np.cumsum(0.15 + 0.02 * rng.standard_normal(12)) for s in ("a", "b")}, index=years
+    )
+    slow = pd.DataFrame({"c": 2 + np.cumsum(-0.05 + 0.02 * rng.standard_normal(12))}, index=years)
+    counts = pd.DataFrame({"n": np.log(np.arange(3, 15) + 0.5)}, index=years)
+    jobs = [
+        (HierarchicalGrowth(seed=5, draws=300, tune=300), fast, None),
+        (HierarchicalGrowth(), slow, None),
+    ]
+    jobs.append((CountGrowth(), counts, None))
+    f_fast, f_slow, f_count = fit_jointly(jobs)
+    assert f_fast.series_ == ["a", "b"] and f_slow.series_ == ["c"]
+    assert f_fast.idata_.posterior["x"].dims[2:] == ("series", "year")
+    for fitted, truth in ((f_fast, 0.15), (f_slow, -0.05)):
+        lo, hi = np.quantile(fitted.idata_.posterior["mu0"].values, [0.05, 0.95])
+        assert lo < truth < hi
+    assert f_count.simulate(1, 10, np.random.default_rng(0)).shape == (10, 1, 13)
 
 
 def test_count_model_gives_whole_nonnegative_counts():

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from typing import ClassVar, Self
 
 import numpy as np
@@ -70,6 +71,10 @@ class MultiSeriesModel(Model):
         NUTS settings (posterior draws per chain, warm-up steps, chains).
     target_accept : float
         NUTS target acceptance rate.
+    init : str
+        PyMC's NUTS initialisation. The default adapts a dense mass matrix: these posteriors
+        are small and correlated (growth vs latent path), and it halved the leapfrog steps
+        per draw on the bundled data (42 → 20) against the diagonal ``"jitter+adapt_diag"``.
     priors : dict, optional
         Overrides of :data:`DEFAULT_PRIORS` (merged: ``defaults | overrides``).
     seed : int
@@ -91,6 +96,7 @@ class MultiSeriesModel(Model):
         tune: int = 600,
         chains: int = 2,
         target_accept: float = 0.95,
+        init: str = "jitter+adapt_full",
         cores: int = 2,
         sampler: str = "pymc",
         priors: dict | None = None,
@@ -100,6 +106,7 @@ class MultiSeriesModel(Model):
         self.tune = tune
         self.chains = chains
         self.target_accept = target_accept
+        self.init = init
         self.cores = cores
         self.sampler = sampler
         self.priors = priors
@@ -110,31 +117,32 @@ class MultiSeriesModel(Model):
         return DEFAULT_PRIORS | (self.priors or {})
 
     # -------------------------------------------------------------- model
-    def _latent(self, pm, y: np.ndarray, coords: dict):
+    def _latent(self, pm, y: np.ndarray, dims: tuple[str, str]):
         p = self.priors_
+        series_dim, year_dim = dims
         first = np.array([row[np.isfinite(row)][0] if np.isfinite(row).any() else 0.0 for row in y])
         mu0 = pm.Normal("mu0", p["mu0_mean"], p["mu0_sd"])
         sigma0 = pm.LogNormal("sigma0", np.log(p["sigma0_median"]), p["sigma0_logsd"])
-        if len(coords["series"]) > 1:
+        if y.shape[0] > 1:
             tau = pm.HalfNormal("tau", p["tau_sd"])
             omega = pm.HalfNormal("omega", p["omega_sd"])
-            a = pm.Normal("a", 0, 1, dims="series")
-            b = pm.Normal("b", 0, 1, dims="series")
-            mu = pm.Deterministic("mu", mu0 + tau * a, dims="series")
-            sigma = pm.Deterministic("sigma", sigma0 * pm.math.exp(omega * b), dims="series")
+            a = pm.Normal("a", 0, 1, dims=series_dim)
+            b = pm.Normal("b", 0, 1, dims=series_dim)
+            mu = pm.Deterministic("mu", mu0 + tau * a, dims=series_dim)
+            sigma = pm.Deterministic("sigma", sigma0 * pm.math.exp(omega * b), dims=series_dim)
         else:
             # One series: the pooling layer (τ, ω and the offsets) is not identified by data
             # and only slows NUTS down (ESS ~30 measured), so growth and volatility are μ₀, σ₀.
-            mu = pm.Deterministic("mu", mu0[None], dims="series")
-            sigma = pm.Deterministic("sigma", sigma0[None], dims="series")
+            mu = pm.Deterministic("mu", mu0[None], dims=series_dim)
+            sigma = pm.Deterministic("sigma", sigma0[None], dims=series_dim)
         # Centred parametrisation: with precise (official) data the latent path is pinned by
         # the observations, where the non-centred form has a funnel NUTS cannot cross.
-        n_years = len(coords["year"])
+        n_years = y.shape[1]
         x = pm.Normal(
             "x",
             mu=first[:, None] + p["mu0_mean"] * np.arange(n_years),
             sigma=p["x0_sd"] * np.sqrt(1.0 + np.arange(n_years)),
-            dims=("series", "year"),
+            dims=dims,
         )
         innovations = (x[:, 1:] - x[:, :-1] - mu[:, None]) / sigma[:, None]
         shock = pm.StudentT.dist(nu=p["nu"], mu=0.0, sigma=1.0)
@@ -147,15 +155,25 @@ class MultiSeriesModel(Model):
     def _observe(self, pm, x, y, noise, mask):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def add_to_model(
+        self, y: np.ndarray, noise: np.ndarray, years: list[int], series: list[str], prefix=""
+    ) -> None:
+        """Add this model's variables for data ``y`` (series × years, NaN = missing) to the
+        PyMC model in context; ``prefix`` keeps dimension names apart in a joint model."""
+        import pymc as pm
+
+        dims = (f"{prefix}series", f"{prefix}year")
+        pm.modelcontext(None).add_coords({dims[0]: series, dims[1]: years})
+        x = self._latent(pm, y, dims)
+        if np.isfinite(y).any():  # no data: the prior predictive model
+            self._observe(pm, x, y, noise, np.isfinite(y))
+
     def build(self, y: np.ndarray, noise: np.ndarray, years: list[int], series: list[str]):
         """The PyMC model for data ``y`` (series × years, NaN = missing)."""
         import pymc as pm
 
-        coords = {"series": series, "year": years, "step": years[1:]}
-        with pm.Model(coords=coords) as model:
-            x = self._latent(pm, y, coords)
-            if np.isfinite(y).any():  # no data: the prior predictive model
-                self._observe(pm, x, y, noise, np.isfinite(y))
+        with pm.Model() as model:
+            self.add_to_model(y, noise, years, series)
         return model
 
     def fit(self, history: pd.DataFrame, noise: pd.DataFrame | None = None) -> Self:
@@ -163,46 +181,32 @@ class MultiSeriesModel(Model):
 
         ``noise`` (same shape) is each point's own measurement sd on the model scale.
         """
-        import pymc as pm
-
-        if isinstance(history, pd.Series):
-            history = history.to_frame(name=history.name or "series")
-        counts = history.notna().sum()
-        if (counts < self.min_points).any():
-            short = counts[counts < self.min_points].to_dict()
-            raise ValueError(f"{self.name} needs {self.min_points} points per series: {short}")
-        years = [int(y) for y in history.index]
-        series = [str(c) for c in history.columns]
-        y = history.to_numpy(dtype=float).T
-        m = np.zeros_like(y) if noise is None else np.nan_to_num(noise.to_numpy(dtype=float).T)
-        model = self.build(y, m, years, series)
-        with model, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            idata = pm.sample(
-                nuts_sampler=self.sampler,
-                draws=self.draws,
-                tune=self.tune,
-                chains=self.chains,
-                cores=self.cores,
-                target_accept=self.target_accept,
-                random_seed=self.seed,
-                progressbar=False,
-                compute_convergence_checks=False,
-            )
-        logging.getLogger("pymc").setLevel(logging.WARNING)
-        self.idata_ = idata
-        self.years_ = years
-        self.series_ = series
-        self.last_observed_ = {
-            s: int(history[s].last_valid_index()) for s in history.columns.astype(str)
-        }
-        hyper = ["mu0", "sigma0"] + (["tau", "omega"] if len(series) > 1 else [])
-        self.diagnostics_ = diagnostics(idata, [*hyper, "mu", "sigma"])
-        if not self.diagnostics_["ok"]:
-            warnings.warn(
-                f"{self.name}: poor convergence {self.diagnostics_}", RuntimeWarning, stacklevel=2
-            )
+        (fitted,) = fit_jointly([(self, history, noise)])
+        self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
         return self
+
+    def _fitted_to(
+        self, history: pd.DataFrame, posterior, sample_stats, share_divergences: bool
+    ) -> Self:
+        """A clone holding ``posterior`` (this model's variables) and its diagnostics."""
+        import arviz as az
+
+        fitted = self.clone()
+        fitted.idata_ = az.InferenceData(posterior=posterior, sample_stats=sample_stats)
+        fitted.years_ = [int(y) for y in history.index]
+        fitted.series_ = [str(c) for c in history.columns]
+        fitted.last_observed_ = {
+            str(s): int(history[s].last_valid_index()) for s in history.columns
+        }
+        hyper = ["mu0", "sigma0"] + (["tau", "omega"] if len(fitted.series_) > 1 else [])
+        fitted.diagnostics_ = diagnostics(fitted.idata_, [*hyper, "mu", "sigma"])
+        if share_divergences:
+            fitted.diagnostics_["divergences_scope"] = "joint model (all groups together)"
+        if not fitted.diagnostics_["ok"]:
+            warnings.warn(
+                f"{self.name}: poor convergence {fitted.diagnostics_}", RuntimeWarning, stacklevel=3
+            )
+        return fitted
 
     def _posterior(self, name: str) -> np.ndarray:
         arr = self.idata_.posterior[name].values
@@ -251,13 +255,13 @@ class CountGrowth(MultiSeriesModel):
 
     name = "bayes_count"
 
-    def build(self, y, noise, years, series):
+    def add_to_model(self, y, noise, years, series, prefix=""):
         # y arrives on the count transform's scale log(c + ½); the likelihood needs counts.
         counts = np.where(np.isfinite(y), np.round(np.exp(y) - 0.5), np.nan)
-        return super().build(counts, noise, years, series)
+        super().add_to_model(counts, noise, years, series, prefix)
 
-    def _latent(self, pm, y, coords):
-        return super()._latent(pm, np.log(y + 0.5), coords)
+    def _latent(self, pm, y, dims):
+        return super()._latent(pm, np.log(y + 0.5), dims)
 
     def _observe(self, pm, x, y, noise, mask):
         p = self.priors_
@@ -273,6 +277,76 @@ class CountGrowth(MultiSeriesModel):
         # NB(μ, φ) as a gamma–Poisson mixture: whole, non-negative counts by construction
         counts = rng.poisson(rng.gamma(phi, mean / phi))
         return np.log(counts + 0.5)  # back on the count transform's scale
+
+
+def fit_jointly(
+    jobs: Sequence[tuple[MultiSeriesModel, pd.DataFrame, pd.DataFrame | None]],
+) -> list[MultiSeriesModel]:
+    """Fit several multi-series models (e.g. one per metric group) in **one** PyMC model.
+
+    Each job is ``(model, history, noise)`` as for :meth:`MultiSeriesModel.fit`. The groups
+    stay independent a posteriori (no shared variables) but are compiled and sampled once,
+    which saves the fixed cost of a run (~1.5 s: graph rewriting, compilation lookup). NUTS
+    then adapts one step size to the hardest group, so for a few dissimilar groups separate
+    runs mix better (the engine fits the park's metric groups one by one); the joint form
+    suits many small similar series. Sampler settings come from the first job's model.
+    Returns fitted clones in job order; their ``diagnostics_`` are per group except
+    divergences, which belong to the joint run.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"a": [1.0, 1.1, 1.25, 1.3]}, index=range(2020, 2024))
+    >>> job = (HierarchicalGrowth(draws=50, tune=50), frame, None)
+    >>> (fitted,) = fit_jointly([job])  # doctest: +SKIP
+    """
+    import pymc as pm
+
+    if not jobs:
+        return []
+    frames = []
+    with pm.Model() as joint:
+        for i, (model, history, noise) in enumerate(jobs):
+            if isinstance(history, pd.Series):
+                history = history.to_frame(name=history.name or "series")
+            counts = history.notna().sum()
+            if (counts < model.min_points).any():
+                short = counts[counts < model.min_points].to_dict()
+                raise ValueError(
+                    f"{model.name} needs {model.min_points} points per series: {short}"
+                )
+            y = history.to_numpy(dtype=float).T
+            m = np.zeros_like(y) if noise is None else np.nan_to_num(noise.to_numpy(float).T)
+            years, series = [int(v) for v in history.index], [str(c) for c in history.columns]
+            with pm.Model(name=f"g{i}"):
+                model.add_to_model(y, m, years, series, prefix=f"g{i}::")
+            frames.append(history)
+    settings = jobs[0][0]
+    with joint, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = pm.sample(
+            nuts_sampler=settings.sampler,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.cores,
+            target_accept=settings.target_accept,
+            init=settings.init,
+            random_seed=settings.seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    logging.getLogger("pymc").setLevel(logging.WARNING)
+    fitted = []
+    for i, ((model, _, _), history) in enumerate(zip(jobs, frames, strict=True)):
+        prefix = f"g{i}::"
+        names = [v for v in idata.posterior.data_vars if str(v).startswith(prefix)]
+        part = idata.posterior[names]
+        part = part.rename(
+            {v: str(v)[len(prefix) :] for v in [*names, *part.dims] if str(v).startswith(prefix)}
+        )
+        fitted.append(model._fitted_to(history, part, idata.sample_stats, len(jobs) > 1))
+    return fitted
 
 
 def diagnostics(idata, var_names: list[str]) -> dict:

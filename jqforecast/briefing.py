@@ -26,6 +26,7 @@ WORDS = {
         "sens": "敏感性分析",
         "data": "数据来源与口径",
         "diag": "模型诊断",
+        "by_member": "各模型单独给出的达成概率（90% 区间据此计入模型分歧）",
         "p": "达成概率",
         "median": "2026 年预测中位数",
         "gap_word": "与目标差距",
@@ -44,6 +45,7 @@ WORDS = {
         "sens": "Sensitivity",
         "data": "Data and provenance",
         "diag": "Model diagnostics",
+        "by_member": "P(hit) under each ensemble member alone (the 90% interval spans this)",
         "p": "P(hit)",
         "median": "2026 forecast median",
         "gap_word": "gap to target",
@@ -72,6 +74,8 @@ th{background:#eef2f6}td:first-child,th:first-child{text-align:left}img{width:10
 <h2>{{ w.summary }}</h2>
 {{ targets_html }}
 <img alt="summary" src="data:image/png;base64,{{ images['summary'] }}">
+<p class="note">{{ w.by_member }}</p>
+{{ by_member_html }}
 <h2>{{ w.targets }}</h2>
 {% for key, img in images.items() if key.startswith('fan_') %}<img alt="{{ key }}" src="data:image/png;base64,{{ img }}">{% endfor %}
 <h2>{{ w.gap }}</h2>
@@ -115,6 +119,8 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
         "kind",
         "p_hit",
         "p_hit_mcse",
+        "p_hit_lo",
+        "p_hit_hi",
         "median",
         "lo-80",
         "hi-80",
@@ -142,6 +148,7 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
             images=images,
             targets_html=_markup(_table(targets[[c for c in cols if c in targets]], "—")),
             gap_html=_markup(_table(_read(run_dir, "gap_closing.csv"), "—")),
+            by_member_html=_markup(_table(_read(run_dir, "targets_by_member.csv"), "—")),
             scenarios_html=_markup(_table(_read(run_dir, "scenarios.csv"), "—")),
             changes_html=_markup(_table(_read(run_dir, "changes.csv"), WORDS[lang]["no_change"])),
             data_html=_markup(_table(data, "—")),
@@ -203,7 +210,7 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         else:
             closes = f"+{gap['uplift_pp']:.1f} pp/yr ({gap['from_year']}–)"
         bullets = [
-            f"{w['p']}: {row.p_hit:.0%} (± {1.96 * row.p_hit_mcse:.1%})",
+            f"{w['p']}: {row.p_hit:.0%} (90%: {row.p_hit_lo:.0%}–{row.p_hit_hi:.0%})",
             f"{w['median']}: {row.median:,.4g} {row.unit}; {w['gap_word']} {row.gap:,.3g}",
             f"{w['closes']}: {closes}",
         ]

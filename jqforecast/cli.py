@@ -230,7 +230,7 @@ def run_command(
             p = (
                 "—"
                 if row.p_hit != row.p_hit
-                else f"{row.p_hit:.2f} ± {row.p_hit_mcse:.3f}"
+                else f"{row.p_hit:.2f} [{row.p_hit_lo:.2f}–{row.p_hit_hi:.2f}]"
                 if row.kind == "modelled"
                 else f"{row.p_hit:.2f} (elicited)"
             )

@@ -295,6 +295,7 @@ def forecast(
 
     weight_map, weight_info = learn_weights(series, members, seed)
     z_paths = np.empty((draws, len(series), len(grid)))
+    labels = np.full((draws, len(series)), "observed", dtype=object)
     used: dict[str, dict[str, float]] = {}
     skipped: dict[str, dict[str, str]] = {}
     diagnostics: dict[str, dict] = {}
@@ -306,11 +307,12 @@ def forecast(
     }
     fitted = _fit_multi_series(groups, candidates, seed, diagnostics, skipped)
     for metric, group in groups.items():
-        block = _group_paths(
+        block, member = _group_paths(
             group, candidates[metric], weight_map, grid, draws, seed, used, skipped, fitted
         )
         for k, s in enumerate(group):
             z_paths[:, position[s.id], :] = block[:, k, :]
+            labels[:, position[s.id]] = member
 
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
     # same for every series that depends on that assumption.
@@ -353,7 +355,13 @@ def forecast(
             "correlation between metrics beyond shared assumptions",
         ],
     }
-    return Forecast(paths=paths, history=data, meta=meta)
+    members = xr.DataArray(
+        labels.astype(str),
+        dims=("draw", "series"),
+        coords={"draw": paths.coords["draw"], "series": paths.coords["series"]},
+        name="members",
+    )
+    return Forecast(paths=paths, history=data, meta=meta, members=members)
 
 
 def _candidates(
@@ -437,8 +445,9 @@ def _group_paths(
     used: dict,
     skipped: dict,
     fitted: dict[tuple[str, str], Model],
-) -> np.ndarray:
-    """Paths (draws, series, grid) of one group on the unconstrained scale.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paths (draws, series, grid) of one group on the unconstrained scale, and per draw the
+    member that simulated them (``"observed"`` when the group needs no forecast).
 
     Every draw index is assigned one member for the whole group, so a joint model's draw
     stays joint across the group's series. Observed years hold the (interpolated) data.
@@ -451,7 +460,7 @@ def _group_paths(
             if year <= s.last_year:
                 out[:, k, i] = filled.get(year, np.nan)
     if not candidates:
-        return out
+        return out, np.full(draws, "observed", dtype=object)
 
     sims: dict[str, np.ndarray] = {}  # member → (draws_m, series, grid) filled after last obs
     weights = {m.name: weight_map.get(m.name, 0.0) for m in candidates}
@@ -486,7 +495,7 @@ def _group_paths(
             future = [i for i, y in enumerate(grid) if y > s.last_year]
             out[rows[:, None], k, future] = member[:, k, future]
             used[s.id][name] = float(w[idx])
-    return out
+    return out, np.array(names, dtype=object)[assignment]
 
 
 def _member_group_paths(

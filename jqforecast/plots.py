@@ -53,7 +53,7 @@ TEXT = {
         "year": "年份",
         "no_data": "无数据",
         "elicited": "专家判断",
-        "summary": "2026年目标达成概率（误差线：95% 蒙特卡洛区间）",
+        "summary": "2026年目标达成概率（误差线：90% 区间，含模型分歧）",
         "scenarios": "情景分析：达成概率",
         "baseline": "基准",
     },
@@ -67,7 +67,7 @@ TEXT = {
         "year": "year",
         "no_data": "no data",
         "elicited": "elicited",
-        "summary": "Probability of hitting each 2026 target (bars: 95% Monte Carlo interval)",
+        "summary": "P(hit) of each 2026 target (bars: 90% interval incl. model disagreement)",
         "scenarios": "Scenarios: probability of hitting each target",
         "baseline": "baseline",
     },
@@ -219,7 +219,7 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
         ax.text(
             0.99,
             0.04,
-            f"{tx['p_hit']} {p:.0%} ± {1.96 * row['p_hit_mcse']:.1%}",
+            f"{tx['p_hit']} {p:.0%} (90%: {row['p_hit_lo']:.0%}–{row['p_hit_hi']:.0%})",
             transform=ax.transAxes,
             ha="right",
             fontsize=22,
@@ -238,7 +238,8 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
 
 
 def summary_chart(table: pd.DataFrame, lang: str = "zh"):
-    """P(hit) of every target with 95% Monte Carlo error bars; no-data/elicited labelled."""
+    """P(hit) of every target with its 90 % interval (Monte Carlo error and the ensemble
+    members' disagreement) as error bars; no-data/elicited targets labelled."""
     tx = TEXT[lang]
     with house_style(lang):
         fig, ax = plt.subplots(figsize=SLIDE)
@@ -252,9 +253,10 @@ def summary_chart(table: pd.DataFrame, lang: str = "zh"):
                     else (COLORS["miss"] if r["p_hit"] < 0.3 else "#d68910")
                 )
                 ax.barh(yi, r["p_hit"], color=color, height=0.6)
-                ax.errorbar(r["p_hit"], yi, xerr=1.96 * r["p_hit_mcse"], color="black", capsize=4)
+                xerr = [[r["p_hit"] - r["p_hit_lo"]], [r["p_hit_hi"] - r["p_hit"]]]
+                ax.errorbar(r["p_hit"], yi, xerr=xerr, color="black", capsize=4)
                 ax.text(
-                    min(r["p_hit"] + 1.96 * r["p_hit_mcse"] + 0.015, 0.92),
+                    min(r["p_hit_hi"] + 0.015, 0.92),
                     yi,
                     f"{r['p_hit']:.0%}",
                     va="center",

@@ -39,11 +39,16 @@ class Forecast:
     meta : dict
         ``models``, ``weights``, ``diagnostics``, ``seed``, ``draws``, ``units`` and notes on
         which sources of uncertainty the paths include.
+    members : xarray.DataArray, optional
+        dims ``(draw, series)``: the ensemble member that simulated each draw of each series
+        (``"observed"`` for a series observed through the last year). Lets model uncertainty
+        be read off any derived quantity (:meth:`member_of`).
     """
 
     paths: xr.DataArray
     history: pd.DataFrame
     meta: dict = field(default_factory=dict)
+    members: xr.DataArray | None = None
 
     # ----------------------------------------------------------------- access
     @property
@@ -68,6 +73,15 @@ class Forecast:
         if year not in self.years:
             raise KeyError(f"year {year} not in forecast; available: {self.years}")
         return self.paths.sel(series=series, year=year).values
+
+    def member_of(self, series: Sequence[str]) -> np.ndarray:
+        """Per draw, the member(s) behind ``series`` jointly: ``"theta"`` when one member
+        simulated all of them in that draw, ``"bayes_growth+theta"`` for a mixture; all
+        ``"unknown"`` for a forecast made without member labels."""
+        if self.members is None:
+            return np.full(self.n_draws, "unknown")
+        labels = self.members.sel(series=list(series)).values.astype(str)
+        return np.array(["+".join(sorted(set(row))) for row in labels])
 
     def derive(self, fn: Callable[[Forecast], np.ndarray], name: str = "derived") -> pd.Series:
         """Distribution of any quantity computed draw by draw.
@@ -117,6 +131,8 @@ class Forecast:
     def to_netcdf(self, path: str | Path) -> Path:
         """Save paths, history and metadata to one NetCDF file (atomically; no pickle)."""
         ds = self.paths.to_dataset(name="paths")
+        if self.members is not None:
+            ds["members"] = self.members.astype(str)
         ds.attrs["meta"] = json.dumps(self.meta, ensure_ascii=False, default=str)
         ds.attrs["history"] = self.history.to_json(orient="records", force_ascii=False)
         ds.attrs["format"] = "jqforecast.Forecast/1"
@@ -129,15 +145,25 @@ class Forecast:
             if ds.attrs.get("format") != "jqforecast.Forecast/1":
                 raise ValueError(f"{path} is not a jqforecast forecast file")
             paths = ds["paths"].load()
+            members = ds["members"].load().astype(str) if "members" in ds else None
             meta = json.loads(ds.attrs["meta"])
             history = pd.read_json(io.StringIO(ds.attrs["history"]), orient="records")
         paths.coords["series"] = paths.coords["series"].astype(str)
-        return cls(paths=paths, history=history, meta=meta)
+        if members is not None:
+            members.coords["series"] = members.coords["series"].astype(str)
+        return cls(paths=paths, history=history, meta=meta, members=members)
 
     def equals(self, other: Forecast) -> bool:
-        """Same paths (exactly), same coordinates and same seed."""
+        """Same paths and member labels (exactly), same coordinates and same seed."""
+        same_members = (self.members is None and other.members is None) or (
+            self.members is not None
+            and other.members is not None
+            and bool((self.members.values == other.members.values).all())
+        )
         return bool(
-            self.paths.identical(other.paths) and self.meta.get("seed") == other.meta.get("seed")
+            self.paths.identical(other.paths)
+            and same_members
+            and self.meta.get("seed") == other.meta.get("seed")
         )
 
     # ------------------------------------------------------------------ display

@@ -95,6 +95,11 @@ def test_same_seed_identical_different_seed_not():
     c = forecast(data, draws=300, seed=8, models="statistical")
     assert a.equals(b)
     assert not np.array_equal(a.paths.values, c.paths.values)
+    # every draw is labelled with a member that the forecast used for that series
+    for sid in a.series:
+        assert set(a.members.sel(series=sid).values) <= set(a.meta["members_used"][sid]) | {
+            "observed"
+        }
 
 
 def test_series_order_does_not_change_results():
@@ -188,5 +193,6 @@ def test_netcdf_roundtrip(tmp_path):
     path = fc.to_netcdf(tmp_path / "fc.nc")
     back = Forecast.from_netcdf(path)
     assert back.equals(fc)
+    assert back.members is not None and back.members.dims == ("draw", "series")
     assert back.meta["weights"] == fc.meta["weights"]
     assert len(back.history) == len(fc.history)

@@ -11,7 +11,7 @@ from scipy import stats
 from jqforecast import evaluate_targets
 from jqforecast.result import Forecast
 from jqforecast.targets import load
-from jqforecast.targets.evaluate import _cagr, verdict
+from jqforecast.targets.evaluate import _cagr, member_spread, verdict
 
 
 def _forecast(columns: dict[str, np.ndarray], years=(2025, 2026), history=None) -> Forecast:
@@ -112,3 +112,42 @@ def test_joint_probability_and_correlation():
     # the two outcomes move together, so P(both) = P(each) ≈ ½
     assert report.p_all == pytest.approx(report.hits["pct_filings"].mean(), abs=0.01)
     assert report.correlation().loc["pct_filings", "smart_factories"] > 0.99
+
+
+def test_p_hit_interval_spans_member_disagreement():
+    """Two members with known, different P(hit): the 90 % interval reaches both."""
+    rng = np.random.default_rng(5)
+    n = 40_000
+    x = np.concatenate([rng.normal(0.05, 0.01, n // 2), rng.normal(0.06, 0.01, n // 2)])
+    fc = _forecast({"rd_intensity/park_total": x})
+    labels = np.repeat(["ets", "theta"], n // 2)[:, None]
+    fc.members = xr.DataArray(labels, dims=("draw", "series"), coords={"series": fc.series})
+    report = evaluate_targets(fc)
+    r = report.table.set_index("id").loc["rd_intensity"]
+    p_ets, p_theta = 1 - stats.norm.cdf(0.055, [0.05, 0.06], 0.01)
+    by = report.by_member.set_index("member")
+    assert abs(by.loc["ets", "p_hit"] - p_ets) < 4 * by.loc["ets", "p_hit_mcse"]
+    assert abs(by.loc["theta", "p_hit"] - p_theta) < 4 * by.loc["theta", "p_hit_mcse"]
+    assert by["weight"].tolist() == [0.5, 0.5]
+    assert r["p_hit_lo"] < by.loc["ets", "p_hit"] < r["p_hit"]
+    assert r["p_hit"] < by.loc["theta", "p_hit"] < r["p_hit_hi"]
+    assert r["p_hit_hi"] - r["p_hit_lo"] < (p_theta - p_ets) + 0.05
+
+
+def test_p_hit_interval_without_members_is_monte_carlo_only():
+    x = np.random.default_rng(6).normal(0.05, 0.01, 10_000)
+    r = evaluate_targets(_forecast({"rd_intensity/park_total": x})).table.set_index("id")
+    r = r.loc["rd_intensity"]
+    half = 1.645 * r["p_hit_mcse"]
+    assert r["p_hit_lo"] == pytest.approx(r["p_hit"] - half, abs=1e-3)
+    assert r["p_hit_hi"] == pytest.approx(r["p_hit"] + half, abs=1e-3)
+
+
+def test_minor_member_does_not_stretch_the_interval():
+    """A member with 2 % of the draws lies outside a 90 % interval's reach."""
+    hit = np.r_[np.ones(200, bool), np.zeros(9800, bool)]
+    hit[200 : 200 + 4900] = True  # main member: P = 0.5
+    members = np.r_[np.full(200, "odd"), np.full(9800, "main")]
+    lo, hi, table = member_spread(hit, members)
+    assert table.set_index("member").loc["odd", "p_hit"] == 1.0
+    assert hi < 0.55

@@ -29,11 +29,23 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     assert result.exit_code == 0, result.output
     latest = tmp_path / "latest"
     assert latest.is_symlink()
-    for name in ("forecast.nc", "forecast.csv", "targets.csv", "manifest.json"):
+    for name in (
+        "forecast.nc",
+        "forecast.csv",
+        "targets.csv",
+        "targets_by_member.csv",
+        "manifest.json",
+    ):
         assert (latest / name).stat().st_size > 0
     manifest = load_manifest(latest)
     targets = pd.read_csv(latest / "targets.csv")
     assert manifest["status"] == "success" and manifest["seed"] == 3
+    modelled = targets[targets["kind"] == "modelled"]
+    assert (modelled["p_hit_lo"] <= modelled["p_hit"]).all()
+    assert (modelled["p_hit"] <= modelled["p_hit_hi"]).all()
+    by_member = pd.read_csv(latest / "targets_by_member.csv")
+    assert set(by_member["id"]) == set(modelled["id"])
+    assert by_member.groupby("id")["weight"].sum().round(9).eq(1).all()
     assert set(manifest["stages"]) == {
         "ingest+validate",
         "targets config",

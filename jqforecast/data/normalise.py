@@ -145,8 +145,9 @@ def normalise(raw: pd.DataFrame, file: str = "<frame>") -> tuple[pd.DataFrame, l
     ...     "数值": ["25,000"], "单位": ["万元"], "状态": ["官方"], "来源": ["统计公报"],
     ...     "备注": [""]})
     >>> df, problems = normalise(raw)
-    >>> df.loc[0, ["industry", "year", "value", "unit", "orig_value", "orig_unit"]].tolist()
-    ['ic', 2023, 2.5, '亿元', 25000.0, '万元']
+    >>> cols = ["industry", "year", "value", "unit", "orig_value", "orig_unit"]
+    >>> df.loc[0, cols].astype(str).tolist()
+    ['ic', '2023', '2.5', '亿元', '25000.0', '万元']
     """
     names = {c: canonical_column(c) for c in raw.columns if not str(c).startswith("_")}
     df = raw.rename(columns=names).reset_index(drop=True)

@@ -259,6 +259,7 @@ def run(
                 fc.to_netcdf(run_dir / "forecast.nc")
                 write_csv(run_dir / "forecast.csv", fc.to_frame())
                 write_csv(run_dir / "targets.csv", report.table)
+                write_csv(run_dir / "targets_by_member.csv", report.by_member)
                 write_csv(run_dir / "scenarios.csv", scenario_table)
                 write_csv(run_dir / "gap_closing.csv", gap_table)
                 write_csv(run_dir / "sensitivity.csv", sensitivity_table)

@@ -17,6 +17,9 @@ VERDICTS: tuple[tuple[float, str, str], ...] = (
     (0.3, "存在缺口", "at risk"),
     (0.0, "难以达成", "unlikely"),
 )
+# Level of the P(hit) interval (Monte Carlo error and model uncertainty), z for its tails.
+P_INTERVAL = 0.90
+_Z = 1.6448536269514722  # scipy.stats.norm.ppf(0.95), kept literal to avoid the import here
 
 
 def verdict(p: float) -> tuple[str, str]:
@@ -40,6 +43,8 @@ class TargetReport:
     table: pd.DataFrame
     outcomes: pd.DataFrame = field(repr=False)  # draws × modelled targets (measured values)
     hits: pd.DataFrame = field(repr=False)  # draws × modelled targets (bool)
+    by_member: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    """P(hit) under each ensemble member alone: ``id, member, weight, p_hit, p_hit_mcse``."""
 
     @property
     def p_all(self) -> float:
@@ -60,7 +65,8 @@ class TargetReport:
             "label_zh",
             "kind",
             "p_hit",
-            "p_hit_mcse",
+            "p_hit_lo",
+            "p_hit_hi",
             "median",
             "threshold",
             "unit",
@@ -108,10 +114,52 @@ def _cagr(end: float, start: float, years: int) -> float:
     return float((end / start) ** (1.0 / years) - 1.0)
 
 
+def member_spread(
+    hit: np.ndarray, members: np.ndarray, level: float = P_INTERVAL
+) -> tuple[float, float, pd.DataFrame]:
+    """A ``level`` interval for P(hit) covering Monte Carlo error and model uncertainty.
+
+    ``members`` labels each draw with the ensemble member(s) that produced it. P(hit) is
+    computed under each member alone; the interval runs from the weighted lower
+    ``(1 − level)/2`` quantile of these member probabilities minus its Monte Carlo error to
+    the upper one plus its error (so a member carrying less than 5 % of the draws does not
+    stretch a 90 % interval), and always contains the pooled P(hit) ± its own MC error.
+
+    Examples
+    --------
+    >>> hit = np.array([1, 1, 1, 0] * 250 + [1, 0, 0, 0] * 250, dtype=bool)
+    >>> lo, hi, table = member_spread(hit, np.repeat(["a", "b"], 1000))
+    >>> table[["member", "p_hit"]].to_dict("list")
+    {'member': ['a', 'b'], 'p_hit': [0.75, 0.25]}
+    >>> round(lo, 3), round(hi, 3)
+    (0.227, 0.773)
+    """
+    hit = np.asarray(hit, dtype=float)
+    names, inverse = np.unique(np.asarray(members).astype(str), return_inverse=True)
+    n_k = np.bincount(inverse)
+    p_k = np.bincount(inverse, weights=hit) / n_k
+    se_k = np.sqrt(p_k * (1 - p_k) / n_k)
+    table = pd.DataFrame(
+        {"member": names, "weight": n_k / len(hit), "p_hit": p_k, "p_hit_mcse": se_k}
+    )
+    tail = (1 - level) / 2
+    order = np.argsort(p_k, kind="stable")
+    cum = np.cumsum(table["weight"].to_numpy()[order])
+    lower = order[np.searchsorted(cum, tail, side="right")]
+    upper = order[np.searchsorted(cum, 1 - tail, side="left").clip(max=len(order) - 1)]
+    p = hit.mean()
+    se = np.sqrt(p * (1 - p) / len(hit))
+    lo = min(p_k[lower] - _Z * se_k[lower], p - _Z * se)
+    hi = max(p_k[upper] + _Z * se_k[upper], p + _Z * se)
+    return float(max(lo, 0.0)), float(min(hi, 1.0)), table
+
+
 def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> TargetReport:
     """Evaluate every target on the joint sample paths.
 
-    For modelled targets: P(hit) with its Monte Carlo standard error, the measured quantity's
+    For modelled targets: P(hit) with its Monte Carlo standard error and a 90 % interval
+    ``p_hit_lo``–``p_hit_hi`` that also spans the ensemble members' disagreement
+    (:func:`member_spread`; per member in ``report.by_member``), the measured quantity's
     median and 80%/95% intervals, the gap and expected shortfall ``E[max(0, T − X)]`` (for
     ``>=``/``>`` targets), the growth rate (CAGR from the last year the measure is observed)
     needed to reach the target and the one the forecast's median implies, and a verdict.
@@ -125,7 +173,7 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
     >>> jqforecast.evaluate_targets(fc).table[["id", "p_hit"]]  # doctest: +SKIP
     """
     targets = targets if targets is not None else load()
-    rows, outcomes, hits = [], {}, {}
+    rows, outcomes, hits, spread = [], {}, {}, []
     n = forecast.n_draws
     for t in targets.values():
         row = {
@@ -165,12 +213,16 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
             shortfall = (
                 np.maximum(0.0, t.threshold - x) if upward else np.maximum(0.0, x - t.threshold)
             )
+            lo, hi, members = member_spread(hit, forecast.member_of(t.series))
+            spread.append(members.assign(id=t.id))
             base_year, base = _base_value(t, forecast.history)
             span = t.year - base_year if base_year is not None else 0
             row.update(
                 kind="modelled",
                 p_hit=p,
                 p_hit_mcse=float(np.sqrt(p * (1 - p) / n)),
+                p_hit_lo=lo,
+                p_hit_hi=hi,
                 median=qs[2],
                 **{"lo-95": qs[0], "lo-80": qs[1], "hi-80": qs[3], "hi-95": qs[4]},
                 gap=t.threshold - qs[2],
@@ -187,4 +239,9 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
         zh, en = verdict(p) if np.isfinite(p) else ("无法评估", "not assessed")
         row.update(verdict_zh=zh, verdict_en=en)
         rows.append(row)
-    return TargetReport(pd.DataFrame(rows), pd.DataFrame(outcomes), pd.DataFrame(hits))
+    by_member = pd.concat(spread, ignore_index=True) if spread else pd.DataFrame()
+    if not by_member.empty:
+        by_member = by_member[["id", "member", "weight", "p_hit", "p_hit_mcse"]]
+    return TargetReport(
+        pd.DataFrame(rows), pd.DataFrame(outcomes), pd.DataFrame(hits), by_member=by_member
+    )

@@ -176,6 +176,12 @@ def run_command(
     draws: Annotated[int, typer.Option(help="Joint sample paths.")] = 4000,
     lang: Annotated[str, typer.Option(help="zh or en labels in the summary.")] = "zh",
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Log the engine's messages and print weights and diagnostics."
+        ),
+    ] = False,
     quick: Annotated[
         bool, typer.Option("--quick", help="Statistical models only, ≤1000 draws (preview).")
     ] = False,
@@ -196,11 +202,11 @@ def run_command(
     (R-hat > 1.05, ESS < 100, divergences; --on-poor-convergence warn records them instead);
     3 output error or another run holds the lock. A failed run leaves reports/latest untouched.
     """
+    from jqforecast.pipeline.progress import StageProgress
     from jqforecast.pipeline.run import RunLocked, run
 
-    def on_stage(name: str, seconds: float) -> None:
-        if not quiet:
-            out.print(f"[green]✓[/] {name:<18} {seconds:6.2f} s")
+    on_stage = StageProgress(out, verbose=verbose, quiet=quiet)
+    on_stage.configure_logging()
 
     try:
         result = run(
@@ -249,7 +255,32 @@ def run_command(
             )
         out.print(grid)
         out.print("Bundled data are derived, not official: read data/raw/SOURCES.md.")
+        if verbose:
+            _print_models(result.manifest)
         out.print(f"outputs: {result.run_dir}")
+
+
+def _print_models(manifest: dict) -> None:
+    """Members used per series with their draw shares, MCMC diagnostics and data warnings."""
+    models = manifest.get("models", {})
+    grid = Table("series", "members (share of draws)", "skipped")
+    for sid, used in sorted(models.get("members_used", {}).items()):
+        shares = ", ".join(f"{k} {v:.2f}" for k, v in used.items()) or "observed"
+        grid.add_row(sid, shares, ", ".join(sorted(models.get("skipped", {}).get(sid, {}))))
+    out.print(grid)
+    diag = Table("MCMC fit", "R-hat max", "ESS min", "divergences", "ok")
+    for key, d in sorted(models.get("diagnostics", {}).items()):
+        diag.add_row(
+            key,
+            f"{d['rhat_max']:.3f}",
+            f"{d['ess_bulk_min']:.0f}",
+            str(d["divergences"]),
+            "yes" if d["ok"] else "NO",
+        )
+    if diag.row_count:
+        out.print(diag)
+    for warning in manifest.get("warnings", []):
+        out.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 @app.command("benchmark")

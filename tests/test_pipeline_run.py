@@ -24,9 +24,15 @@ runner = CliRunner()
 @pytest.mark.slow
 def test_run_writes_outputs_and_points_latest(tmp_path):
     result = runner.invoke(
-        app, ["run", "--quick", "--out", str(tmp_path), "--draws", "400", "--seed", "3"]
+        app,
+        ["run", "--quick", "--out", str(tmp_path), "--draws", "400", "--seed", "3", "--verbose"],
     )
     assert result.exit_code == 0, result.output
+    # not a terminal (as under cron): plain timestamped lines, one per stage start and end
+    lines = result.output.splitlines()
+    assert sum(" jqforecast stage " in line and " done " in line for line in lines) == 12
+    assert any(line.endswith("jqforecast stage forecast started") for line in lines)
+    assert "rw_drift 1.00" in result.output  # --verbose: members and their share of draws
     latest = tmp_path / "latest"
     assert latest.is_symlink()
     for name in (

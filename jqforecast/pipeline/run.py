@@ -152,13 +152,15 @@ def run(
     scenarios_file: str | Path | None = None,
     lang: str = "zh",
     on_poor_convergence: str = "fail",
-    on_stage: Callable[[str, float], None] | None = None,
+    on_stage: Callable[[str, float | None], None] | None = None,
 ) -> RunResult:
     """Run the pipeline once; never raises for data/model/output errors (see ``exit_code``).
 
     ``quick=True`` uses the statistical models only (no MCMC) and at most 1000 draws, for
     smoke tests and previews; the manifest records it. ``on_poor_convergence="fail"`` makes
     poor MCMC diagnostics exit code 2; ``"warn"`` records them as warnings instead.
+    ``on_stage(name, None)`` is called when a stage starts and ``on_stage(name, seconds)``
+    when it ends (:class:`jqforecast.pipeline.progress.StageProgress` prints them).
     """
     import jqforecast
     from jqforecast import targets as targets_mod
@@ -184,6 +186,8 @@ def run(
         result = RunResult(EXIT_OK, run_dir, manifest)
 
         def stage(name: str, fn: Callable[[], object]) -> object:
+            if on_stage:
+                on_stage(name, None)
             t0 = time.perf_counter()
             value = fn()
             elapsed = time.perf_counter() - t0
@@ -241,6 +245,7 @@ def run(
                 "models",
                 "weights",
                 "weights_info",
+                "members_used",
                 "skipped",
                 "assumption_sd",
                 "diagnostics",

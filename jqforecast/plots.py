@@ -216,12 +216,14 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
             color=COLORS["target"],
         )
         p = row["p_hit"]
-        ax.text(
+        ax.text(  # top right on a white box: readable over the fan, clear of the legend
             0.99,
-            0.04,
+            0.97,
             f"{tx['p_hit']} {p:.0%} (90%: {row['p_hit_lo']:.0%}–{row['p_hit_hi']:.0%})",
             transform=ax.transAxes,
             ha="right",
+            va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 4},
             fontsize=22,
             weight="bold",
             color=COLORS["hit"] if p >= 0.7 else COLORS["miss"] if p < 0.3 else "#d68910",
@@ -256,7 +258,7 @@ def summary_chart(table: pd.DataFrame, lang: str = "zh"):
                 xerr = [[r["p_hit"] - r["p_hit_lo"]], [r["p_hit_hi"] - r["p_hit"]]]
                 ax.errorbar(r["p_hit"], yi, xerr=xerr, color="black", capsize=4)
                 ax.text(
-                    min(r["p_hit_hi"] + 0.015, 0.92),
+                    r["p_hit_hi"] + 0.015,
                     yi,
                     f"{r['p_hit']:.0%}",
                     va="center",
@@ -269,7 +271,9 @@ def summary_chart(table: pd.DataFrame, lang: str = "zh"):
                 )
                 ax.text(0.02, yi, text, va="center", color=COLORS["neutral"], style="italic")
         ax.set_yticks(y, labels)
-        ax.set_xlim(0, 1)
+        ax.set_ylim(-0.7, len(table) - 0.3)  # keep the bottom row's text off the axis
+        ax.set_xlim(0, 1.08)  # room for a label right of a bar whose interval reaches 100 %
+        ax.set_xticks(np.linspace(0, 1, 6))
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.axvline(0.8, color=COLORS["neutral"], ls=":", lw=1)
         ax.set_title(tx["summary"])

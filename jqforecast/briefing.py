@@ -14,6 +14,7 @@ import pandas as pd
 from jinja2 import Environment, select_autoescape
 
 from jqforecast._io import write_atomic, write_text
+from jqforecast.data.units import format_quantity
 
 WORDS = {
     "zh": {
@@ -29,7 +30,8 @@ WORDS = {
         "by_member": "各模型单独给出的达成概率（90% 区间据此计入模型分歧）",
         "p": "达成概率",
         "median": "2026 年预测中位数",
-        "gap_word": "与目标差距",
+        "short": "低于目标",
+        "above": "高于目标",
         "closes": "弥合缺口",
         "no_change": "无上一次运行可比较",
         "derived_note": "内置数据均为依据公开数据推算（status=derived），非园区官方统计；详见 data/raw/SOURCES.md。",
@@ -48,7 +50,8 @@ WORDS = {
         "by_member": "P(hit) under each ensemble member alone (the 90% interval spans this)",
         "p": "P(hit)",
         "median": "2026 forecast median",
-        "gap_word": "gap to target",
+        "short": "below target by",
+        "above": "above target by",
         "closes": "what closes it",
         "no_change": "no previous run to compare with",
         "derived_note": "The bundled data are derived from public Shanghai/Pudong figures "
@@ -178,15 +181,27 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
 
-    title = deck.slides.add_slide(deck.slide_layouts[0])
+    def new_slide(layout: int):
+        # python-pptx's default template is 4:3: stretch its placeholders to the 16:9 width.
+        slide = deck.slides.add_slide(deck.slide_layouts[layout])
+        for shape in slide.placeholders:
+            top, height = shape.top, shape.height  # inherited from the layout until set
+            shape.left, shape.width = Inches(0.6), deck.slide_width - Inches(1.2)
+            shape.top, shape.height = top, height
+        return slide
+
+    title = new_slide(0)
     title.shapes.title.text = w["title"]
     title.placeholders[1].text = f"{manifest['started_at']} · seed {manifest['seed']}"
 
     def picture_slide(heading: str, image: Path, bullets: list[str] | None = None):
-        slide = deck.slides.add_slide(deck.slide_layouts[5])
+        slide = new_slide(5)
         slide.shapes.title.text = heading
-        width = Inches(9.0) if bullets else Inches(11.5)
-        slide.shapes.add_picture(str(image), Inches(0.4), Inches(1.4), width=width)
+        top, bottom = Inches(1.4), deck.slide_height - Inches(0.2)
+        # 16:9 charts: as wide as the space left of the bullets allows, never below the slide
+        width = min(Inches(9.0) if bullets else Inches(12.3), int((bottom - top) * 16 / 9))
+        left = Inches(0.4) if bullets else (deck.slide_width - width) // 2
+        slide.shapes.add_picture(str(image), left, top, width=width)
         if bullets:
             box = slide.shapes.add_textbox(Inches(9.6), Inches(1.6), Inches(3.5), Inches(5))
             frame = box.text_frame
@@ -211,13 +226,14 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
             closes = f"+{gap['uplift_pp']:.1f} pp/yr ({gap['from_year']}–)"
         bullets = [
             f"{w['p']}: {row.p_hit:.0%} (90%: {row.p_hit_lo:.0%}–{row.p_hit_hi:.0%})",
-            f"{w['median']}: {row.median:,.4g} {row.unit}; {w['gap_word']} {row.gap:,.3g}",
+            f"{w['median']}: {format_quantity(row.median, row.unit)}; "
+            f"{w['short'] if row.gap > 0 else w['above']} {format_quantity(abs(row.gap), row.unit, difference=True)}",
             f"{w['closes']}: {closes}",
         ]
         label = getattr(row, f"label_{lang}")
         picture_slide(f"{label} — {getattr(row, f'verdict_{lang}')}", chart, bullets)
 
-    appendix = deck.slides.add_slide(deck.slide_layouts[1])
+    appendix = new_slide(1)
     appendix.shapes.title.text = w["data"]
     body = appendix.placeholders[1].text_frame
     body.text = w["derived_note"]

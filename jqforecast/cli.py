@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jqforecast.data.errors import DataWarning, ValidationError
+from jqforecast.data.units import format_quantity
 from jqforecast.pipeline.run import EXIT_DATA, EXIT_OK, EXIT_OUTPUT
 
 app = typer.Typer(
@@ -240,12 +241,7 @@ def run_command(
                 if row.kind == "modelled"
                 else f"{row.p_hit:.2f} (elicited)"
             )
-            if row.kind != "modelled":
-                median = "—"
-            elif row.unit == "ratio":  # ratios are stored as fractions, read as percent
-                median = f"{100 * row.median:.2f} %"
-            else:
-                median = f"{row.median:,.4g} {row.unit}"
+            median = "—" if row.kind != "modelled" else format_quantity(row.median, row.unit)
             grid.add_row(
                 label,
                 p if row.kind != "no data" else "no data",

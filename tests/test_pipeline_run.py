@@ -89,6 +89,11 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     assert len(deck.slides) == 1 + 1 + modelled + 1  # title, summary, targets, appendix
     texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
     assert any("P(hit)" in t or "达成概率" in t for t in texts)
+    for slide in deck.slides:  # every shape visible on the 16:9 slide, none collapsed
+        for shape in slide.shapes:
+            assert 0 <= shape.left and shape.left + shape.width <= deck.slide_width
+            assert 0 <= shape.top and shape.top + shape.height <= deck.slide_height
+            assert shape.height > 0 and shape.width > 0
     assert all(len(h) == 64 for h in manifest["inputs"].values())
     assert len(targets) == 7
     assert "存在缺口" in result.output or "有望达成" in result.output

@@ -90,3 +90,19 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
             f"cannot convert {from_unit!r} ({src.dimension}) to {to_unit!r} ({dst.dimension})"
         )
     return src.to_base / dst.to_base
+
+
+def format_quantity(value: float, unit: str, difference: bool = False) -> str:
+    """A value with its unit as a reader expects it; ratios (stored as fractions) in percent,
+    differences of ratios in percentage points.
+
+    Examples
+    --------
+    >>> format_quantity(3023.4, "亿元"), format_quantity(0.04661, "ratio")
+    ('3,023 亿元', '4.66 %')
+    >>> format_quantity(0.0084, "ratio", difference=True)
+    '0.84 pp'
+    """
+    if unit == "ratio":
+        return f"{100 * value:.2f} {'pp' if difference else '%'}"
+    return f"{value:,.4g} {unit}"

@@ -300,19 +300,15 @@ def forecast(
     skipped: dict[str, dict[str, str]] = {}
     diagnostics: dict[str, dict] = {}
     position = {s.id: j for j, s in enumerate(series)}
-    groups = {m: [s for s in series if s.metric == m] for m in sorted({s.metric for s in series})}
-    candidates = {
-        metric: _candidates(group, members, weight_map, grid, used, skipped)
-        for metric, group in groups.items()
-    }
-    fitted = _fit_multi_series(groups, candidates, seed, diagnostics, skipped)
-    for metric, group in groups.items():
-        block, member = _group_paths(
-            group, candidates[metric], weight_map, grid, draws, seed, used, skipped, fitted
-        )
+    for metric in sorted({s.metric for s in series}):
+        group = [s for s in series if s.metric == metric]
+        g = simulate_group(group, members, weight_map, grid, draws, seed)
+        used |= g.used
+        skipped |= g.skipped
+        diagnostics |= g.diagnostics
         for k, s in enumerate(group):
-            z_paths[:, position[s.id], :] = block[:, k, :]
-            labels[:, position[s.id]] = member
+            z_paths[:, position[s.id], :] = g.paths[:, k, :]
+            labels[:, position[s.id]] = g.members
 
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
     # same for every series that depends on that assumption.
@@ -405,34 +401,65 @@ def _group_frames(group: list[SeriesData]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _fit_multi_series(
-    groups: dict[str, list[SeriesData]],
-    candidates: dict[str, list[Model]],
-    seed: int,
-    diagnostics: dict,
-    skipped: dict,
-) -> dict[tuple[str, str], Model]:
-    """Fit every (multi-series member, group) pair, one MCMC run per group.
+    group: list[SeriesData], candidates: list[Model], seed: int, diagnostics: dict, skipped: dict
+) -> dict[str, Model]:
+    """Fit the group's multi-series members (one MCMC run each), keyed by member name.
 
-    Returns fitted models keyed by (member name, metric); a failed fit marks the member as
-    skipped for that group (the statistical members still forecast it). Groups are not
-    sampled as one joint model: measured on the bundled data that was no faster (23.5 s vs
-    22.3 s) because NUTS's step size then adapts to the hardest group, and revenue's ESS
-    fell below the threshold (61).
+    A failed fit marks the member as skipped for the group (the statistical members still
+    forecast it). The park's metric groups are not sampled as one joint model: measured on
+    the bundled data that was no faster (23.5 s vs 22.3 s) because NUTS's step size then
+    adapts to the hardest group, and revenue's ESS fell below the threshold (61).
     """
     fitted = {}
-    for metric, group in groups.items():
-        for m in candidates[metric]:
-            if not getattr(m, "multi_series", False):
-                continue
-            try:
-                (model,) = fit_jointly([(m.clone().set_params(seed=seed), *_group_frames(group))])
-            except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
-                for s in group:
-                    skipped[s.id][m.name] = f"fit failed: {err}"
-                continue
-            diagnostics[f"{m.name}:{metric}"] = model.diagnostics_
-            fitted[(m.name, metric)] = model
+    for m in candidates:
+        if not getattr(m, "multi_series", False):
+            continue
+        try:
+            (model,) = fit_jointly([(m.clone().set_params(seed=seed), *_group_frames(group))])
+        except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
+            for s in group:
+                skipped[s.id][m.name] = f"fit failed: {err}"
+            continue
+        diagnostics[f"{m.name}:{group[0].metric}"] = model.diagnostics_
+        fitted[m.name] = model
     return fitted
+
+
+@dataclass
+class GroupPaths:
+    """One group's ensemble paths and how they were made."""
+
+    paths: np.ndarray  # (draws, series, grid) on the unconstrained scale
+    members: np.ndarray  # (draws,) the member behind each draw ("observed": no forecast)
+    used: dict[str, dict[str, float]]  # series → member → share of draws
+    skipped: dict[str, dict[str, str]]  # series → member → why
+    diagnostics: dict[str, dict]  # "member:metric" → MCMC diagnostics
+
+
+def simulate_group(
+    group: list[SeriesData],
+    members: list[Model],
+    weight_map: dict[str, float],
+    grid: list[int],
+    draws: int,
+    seed: int,
+) -> GroupPaths:
+    """Ensemble paths of one group (series of one metric) over ``grid``.
+
+    Picks the members that apply and have enough points and weight, fits the multi-series
+    (Bayesian) ones on the whole group, and mixes the members' paths draw by draw with
+    ``weight_map`` (one member per draw for the whole group, so joint draws stay joint).
+    Used by :func:`forecast` for every group and by the benchmark for single series.
+    """
+    used: dict = {}
+    skipped: dict = {}
+    diagnostics: dict = {}
+    candidates = _candidates(group, members, weight_map, grid, used, skipped)
+    fitted = _fit_multi_series(group, candidates, seed, diagnostics, skipped)
+    paths, labels = _group_paths(
+        group, candidates, weight_map, grid, draws, seed, used, skipped, fitted
+    )
+    return GroupPaths(paths, labels, used, skipped, diagnostics)
 
 
 def _group_paths(
@@ -444,7 +471,7 @@ def _group_paths(
     seed: int,
     used: dict,
     skipped: dict,
-    fitted: dict[tuple[str, str], Model],
+    fitted: dict[str, Model],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Paths (draws, series, grid) of one group on the unconstrained scale, and per draw the
     member that simulated them (``"observed"`` when the group needs no forecast).
@@ -468,7 +495,7 @@ def _group_paths(
     for m in candidates:
         count = max(int(np.ceil(draws * (weights[m.name] / total if total else 1))), 1)
         if getattr(m, "multi_series", False):
-            m = fitted.get((m.name, group[0].metric))
+            m = fitted.get(m.name)
             if m is None:  # the joint fit failed; already recorded in ``skipped``
                 continue
         try:

@@ -22,11 +22,12 @@ import pandas as pd
 from jqforecast._io import write_csv, write_json
 from jqforecast.backtest import metrics as M
 from jqforecast.data.metrics import Kind
-from jqforecast.engine import SeriesData, _group_paths, learn_weights, resolve_models
+from jqforecast.engine import SeriesData, learn_weights, resolve_models, simulate_group
+from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 
 BASELINES = ("Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA")
-JQ_MEMBERS = ("rw_drift", "theta", "ets_damped", "arima", "local_linear_trend")
+JQ_MEMBERS = tuple(cls.name for cls in STATISTICAL_MODELS)  # the statistical ensemble
 LEVELS = (80, 95)
 
 
@@ -93,18 +94,9 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         for name in task.models:
             t0 = time.perf_counter()
             chosen = list(members.values()) if name == "jqforecast" else [members[name]]
-            z = _group_paths(
-                [s],
-                chosen,
-                task.weights if name == "jqforecast" else {name: 1.0},
-                grid,
-                task.draws,
-                task.seed,
-                {},
-                {},
-                {},
-            )
-            out[name].append(s.transform.inverse(z[:, 0, :]))
+            weights = task.weights if name == "jqforecast" else {name: 1.0}
+            g = simulate_group([s], chosen, weights, grid, task.draws, task.seed)
+            out[name].append(s.transform.inverse(g.paths[:, 0, :]))
             seconds[name] += time.perf_counter() - t0
     return {k: np.stack(v) for k, v in out.items()}, seconds
 

@@ -295,6 +295,13 @@ def benchmark_command(
     backend: Annotated[str, typer.Option(help="local or dask.")] = "local",
     draws: Annotated[int, typer.Option(help="Sample paths per series.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    bayes: Annotated[
+        bool,
+        typer.Option(
+            "--bayes/--no-bayes",
+            help="Include the pooled Bayesian growth member (MCMC, chunks of 50 series).",
+        ),
+    ] = True,
 ) -> None:
     """Backtest jqforecast against Naive, Naive2, RWD, AutoETS, AutoTheta, AutoARIMA.
 
@@ -318,6 +325,7 @@ def benchmark_command(
             backend=backend,
             draws=draws,
             seed=seed,
+            bayes=bayes,
         )
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[bold red]invalid benchmark input[/]: {exc}")

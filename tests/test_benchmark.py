@@ -99,6 +99,8 @@ def test_harness_end_to_end_on_a_slice(tmp_path):
     assert {"jqforecast", "theta", "Naive2", "AutoETS", "AutoTheta", "AutoARIMA", "RWD"} <= set(
         models
     )
+    # the pooled Bayesian member ran and holds its share of the default ensemble's draws
+    assert "bayes_growth" in models and metrics["weights"]["bayes_growth"] > 0
     assert models["Naive2"]["owa"] == pytest.approx(1.0)
     forecasts = pd.read_csv(out / "forecasts.csv")
     assert len(forecasts) == 6 * 6 * len(models)

@@ -22,12 +22,19 @@ import pandas as pd
 from jqforecast._io import write_csv, write_json
 from jqforecast.backtest import metrics as M
 from jqforecast.data.metrics import Kind
-from jqforecast.engine import SeriesData, learn_weights, resolve_models, simulate_group
+from jqforecast.engine import SeriesData, _rng, learn_weights, resolve_models, simulate_group
+from jqforecast.models.bayes import HierarchicalGrowth
 from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 
 BASELINES = ("Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA")
 JQ_MEMBERS = tuple(cls.name for cls in STATISTICAL_MODELS)  # the statistical ensemble
+BAYES = "bayes_growth"
+# The pooled Bayesian member is fitted to chunks of BAYES_CHUNK series at once (one PyMC
+# model, growth and volatility pooled across the chunk), on each series' last BAYES_POINTS
+# values aligned at their ends: 645 separate MCMC runs would take hours.
+BAYES_CHUNK = 50
+BAYES_POINTS = 15
 LEVELS = (80, 95)
 
 
@@ -42,6 +49,7 @@ class Task:
     weights: dict[str, float]
     draws: int
     seed: int
+    bayes: bool = False  # fit the pooled Bayesian member (and mix it into "jqforecast")
 
 
 def read_pair(train: str | Path, test: str | Path, max_history: int | None = None):
@@ -81,22 +89,68 @@ def _kind_for(histories: Sequence[np.ndarray]) -> Kind:
     return Kind.LEVEL if all((h > 0).all() for h in histories) else Kind.FLOW
 
 
+def bayes_samples(
+    ids: Sequence[str], histories: Sequence[np.ndarray], horizon: int, draws: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Pooled Bayesian growth paths (draws, horizon) per series on the model (log) scale.
+
+    Series are fitted in chunks of :data:`BAYES_CHUNK` (one :class:`HierarchicalGrowth` each,
+    one chain process at a time inside a benchmark worker), on their last
+    :data:`BAYES_POINTS` values aligned at the forecast origin.
+    """
+    out = {}
+    for start in range(0, len(ids), BAYES_CHUNK):
+        chunk = range(start, min(start + BAYES_CHUNK, len(ids)))
+        frame = pd.DataFrame(
+            {
+                str(ids[i]): pd.Series(
+                    np.log(histories[i][-BAYES_POINTS:]),
+                    index=range(1 - min(len(histories[i]), BAYES_POINTS), 1),
+                )
+                for i in chunk
+            }
+        ).sort_index()
+        model = HierarchicalGrowth(seed=seed, cores=1).fit(frame)
+        paths = model.simulate(horizon, draws, _rng(seed, "bayes", start))[:, :, -horizon:]
+        for k, i in enumerate(chunk):
+            out[str(ids[i])] = paths[:, k, :]
+    return out
+
+
 def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Samples (series, draws, horizon) per jqforecast model for a chunk, and fit times."""
+    """Samples (series, draws, horizon) per jqforecast model for a chunk, and fit times.
+
+    ``"jqforecast"`` mixes the statistical members' paths with the learned weights and, when
+    the Bayesian member is on, gives it its share of the draws, as :func:`forecast` does.
+    """
     warnings.simplefilter("ignore")
     kind = _kind_for(task.histories)
     members = {m.name: m for m in resolve_models(list(JQ_MEMBERS), task.seed)}
     out: dict[str, list] = {name: [] for name in task.models}
     seconds = dict.fromkeys(task.models, 0.0)
+    bayes: dict[str, np.ndarray] = {}
+    if task.bayes:
+        t0 = time.perf_counter()
+        bayes = bayes_samples(task.ids, task.histories, task.horizon, task.draws, task.seed)
+        seconds[BAYES] = time.perf_counter() - t0
+    statistical = {k: v for k, v in task.weights.items() if k != BAYES}
+    share = task.weights.get(BAYES, 0.0) / sum(task.weights.values()) if bayes else 0.0
     for uid, y in zip(task.ids, task.histories, strict=True):
         s = _series_data(uid, y, kind)
         grid = list(range(len(y), len(y) + task.horizon))
         for name in task.models:
+            if name == BAYES:
+                out[name].append(s.transform.inverse(bayes[str(uid)]))
+                continue
             t0 = time.perf_counter()
             chosen = list(members.values()) if name == "jqforecast" else [members[name]]
-            weights = task.weights if name == "jqforecast" else {name: 1.0}
-            g = simulate_group([s], chosen, weights, grid, task.draws, task.seed)
-            out[name].append(s.transform.inverse(g.paths[:, 0, :]))
+            weights = statistical if name == "jqforecast" else {name: 1.0}
+            z = simulate_group([s], chosen, weights, grid, task.draws, task.seed).paths[:, 0, :]
+            if name == "jqforecast" and share > 0:
+                rows = _rng(task.seed, uid, "bayes share").permutation(task.draws)
+                rows = rows[: int(round(share * task.draws))]
+                z[rows] = bayes[str(uid)][: len(rows)]
+            out[name].append(s.transform.inverse(z))
             seconds[name] += time.perf_counter() - t0
     return {k: np.stack(v) for k, v in out.items()}, seconds
 
@@ -235,11 +289,15 @@ def run_benchmark(
     seed: int = 0,
     weight_series: int = 100,
     dask_client=None,
+    bayes: bool = True,
 ) -> dict:
     """Run the benchmark and write ``metrics.json``, ``forecasts.csv``, reliability files.
 
     Ensemble weights are learned by rolling-origin backtests on the *training* part of up to
-    ``weight_series`` randomly chosen series (the test values are never used).
+    ``weight_series`` randomly chosen series (the test values are never used). With
+    ``bayes`` (default) the pooled Bayesian growth member runs too (positive data only; see
+    :func:`bayes_samples`) and takes its fallback share of the ``jqforecast`` draws, as in
+    :func:`jqforecast.forecast`.
     """
     jobs = jobs or os.cpu_count() or 1
     out = Path(out)
@@ -248,14 +306,23 @@ def run_benchmark(
     outcomes = [out_map[i][:horizon] for i in ids]
     if any(len(o) < horizon for o in outcomes):
         raise ValueError(f"test file has fewer than {horizon} values for some series")
-    jq_models = list(models or ("jqforecast", *JQ_MEMBERS))
-    jq_models = [m for m in jq_models if m == "jqforecast" or m in JQ_MEMBERS]
+    jq_models = list(models or ("jqforecast", *JQ_MEMBERS, BAYES))
+    unknown = set(jq_models) - {"jqforecast", *JQ_MEMBERS, BAYES}
+    if unknown:
+        raise ValueError(
+            f"unknown models {sorted(unknown)}; choose from jqforecast, "
+            f"{', '.join(JQ_MEMBERS)}, {BAYES}"
+        )
+    kind = _kind_for(histories)
+    # The Bayesian member models log growth: positive series only. Off with --no-bayes.
+    use_bayes = bayes and kind is Kind.LEVEL and ("jqforecast" in jq_models or BAYES in jq_models)
+    if not use_bayes:
+        jq_models = [m for m in jq_models if m != BAYES]
 
     t0 = time.perf_counter()
-    kind = _kind_for(histories)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(ids), size=min(weight_series, len(ids)), replace=False)
-    members = resolve_models(list(JQ_MEMBERS), seed)
+    members = resolve_models([*JQ_MEMBERS, *([BAYES] if use_bayes else [])], seed)
     weights, weight_info = learn_weights(
         [_series_data(ids[i], histories[i], kind) for i in pick], members, seed, horizon
     )
@@ -263,7 +330,7 @@ def run_benchmark(
 
     size = max(1, int(np.ceil(len(ids) / (jobs * 4))))
     tasks = [
-        Task(list(c_ids), list(c_hist), horizon, jq_models, weights, draws, seed)
+        Task(list(c_ids), list(c_hist), horizon, jq_models, weights, draws, seed, use_bayes)
         for c_ids, c_hist in _chunks(ids, histories, size)
     ]
     t0 = time.perf_counter()

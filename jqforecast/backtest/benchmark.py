@@ -409,21 +409,33 @@ def _reliability_png(reliab: dict[str, pd.DataFrame], path: Path) -> None:
     plt.close(fig)
 
 
-def format_table(result: dict) -> str:
-    """The metrics as a fixed-width text table."""
-    cols = [
-        "smape",
-        "mase",
-        "owa",
-        "crps_scaled",
-        "coverage_80",
-        "coverage_95",
-        "msis_95",
-        "brier_mean",
-        "log_score_mean",
-        "time_vs_autoets",
-    ]
-    lines = [f"{'model':<20}" + "".join(f"{c:>14}" for c in cols)]
-    for name, r in sorted(result["models"].items(), key=lambda kv: kv[1]["owa"]):
-        lines.append(f"{name:<20}" + "".join(f"{r[c]:>14.4f}" for c in cols))
+def format_table(result: dict, markdown: bool = False) -> str:
+    """The metrics, best OWA first, as a fixed-width text table or a Markdown table.
+
+    ``python -c "import json, sys; from jqforecast.backtest.benchmark import format_table;
+    print(format_table(json.load(open(sys.argv[1])), markdown=True))" DIR/metrics.json``
+    gives the tables of benchmarks/RESULTS.md.
+    """
+    cols = {
+        "smape": "sMAPE",
+        "mase": "MASE",
+        "owa": "OWA",
+        "crps_scaled": "CRPS/scale",
+        "coverage_80": "cov 80",
+        "coverage_95": "cov 95",
+        "msis_95": "MSIS",
+        "brier_mean": "Brier",
+        "log_score_mean": "log score",
+        "seconds": "s",
+        "time_vs_autoets": "×ETS",
+    }
+    rows = sorted(result["models"].items(), key=lambda kv: kv[1]["owa"])
+    if markdown:
+        lines = ["| model | " + " | ".join(cols.values()) + " |", "|---" * (len(cols) + 1) + "|"]
+        lines += [
+            f"| {name} | " + " | ".join(f"{r[c]:.4g}" for c in cols) + " |" for name, r in rows
+        ]
+        return "\n".join(lines)
+    lines = [f"{'model':<20}" + "".join(f"{h:>12}" for h in cols.values())]
+    lines += [f"{name:<20}" + "".join(f"{r[c]:>12.4f}" for c in cols) for name, r in rows]
     return "\n".join(lines)

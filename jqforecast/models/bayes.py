@@ -319,6 +319,8 @@ def fit_jointly(
                 model.add_to_model(y, m, years, series, prefix=f"g{i}::")
             frames.append(history)
     settings = jobs[0][0]
+    # PyMC logs every run's set-up at INFO; our diagnostics_ report what matters.
+    logging.getLogger("pymc").setLevel(logging.WARNING)
     with joint, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         idata = pm.sample(
@@ -333,7 +335,6 @@ def fit_jointly(
             progressbar=False,
             compute_convergence_checks=False,
         )
-    logging.getLogger("pymc").setLevel(logging.WARNING)
     fitted = []
     for i, ((model, _, _), history) in enumerate(zip(jobs, frames, strict=True)):
         prefix = f"g{i}::"

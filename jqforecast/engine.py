@@ -33,6 +33,7 @@ BACKTEST_ORIGINS = 3  # last k origins per series
 BACKTEST_HORIZON = 2  # the plan's horizon: 2025 and 2026
 BACKTEST_DRAWS = 400
 MAX_LOG_CHANGE_PER_YEAR = 1.0
+MULTI_CHUNK = 50  # series per pooled MCMC fit when backtesting many series
 
 
 @dataclass
@@ -177,30 +178,77 @@ def _member_paths(
     return np.clip(paths, last - bound, last + bound)
 
 
+def _origins(
+    s: SeriesData, horizon: int, min_points: int
+) -> list[tuple[int, pd.Series, pd.Series]]:
+    """Rolling origins of one series: ``(k, train, future)`` for the last
+    :data:`BACKTEST_ORIGINS` origins that leave ``horizon`` years to score (fewer on short
+    series), skipping origins with fewer than ``min_points`` training points."""
+    observed = s.history.dropna()
+    n = len(observed)
+    out = []
+    for k in range(1, BACKTEST_ORIGINS + 1):
+        cut = n - max(horizon, 1) - k + 1
+        if cut < min_points:
+            cut = n - k  # short series: score what is left after the origin
+        if cut < min_points:
+            continue
+        out.append(
+            (k, s.history.loc[: observed.index[cut - 1]], observed.iloc[cut : cut + horizon])
+        )
+    return out
+
+
+def _multi_backtest_paths(
+    series: list[SeriesData], members: list[Model], seed: int, horizon: int, min_points: int
+) -> dict[tuple[str, int], list[np.ndarray]]:
+    """Multi-series members' paths at every backtest origin: ``(series id, k) → [paths
+    (draws, steps) per member]``. One pooled fit per origin, member and metric group (in
+    chunks of :data:`MULTI_CHUNK` series), so backtesting costs a few MCMC runs, not one per
+    series."""
+    out: dict[tuple[str, int], list[np.ndarray]] = {}
+    origins = {s.id: _origins(s, horizon, min_points) for s in series}
+    for k in range(1, BACKTEST_ORIGINS + 1):
+        trains = {s.id: o[1] for s in series for o in origins[s.id] if o[0] == k}
+        for metric in sorted({s.metric for s in series}):
+            group = [s for s in series if s.metric == metric and s.id in trains]
+            for c in range(0, len(group), MULTI_CHUNK):
+                chunk = group[c : c + MULTI_CHUNK]
+                frame = pd.DataFrame({s.id: trains[s.id] for s in chunk}).sort_index()
+                noise = pd.DataFrame({s.id: s.noise.reindex(frame.index) for s in chunk})
+                end = int(frame.index[-1])
+                steps = horizon + end - min(int(trains[s.id].index[-1]) for s in chunk)
+                for m in members:
+                    job = (m.clone().set_params(seed=seed, cores=1), frame, noise)
+                    (fitted,) = fit_jointly([job])
+                    paths = fitted.simulate(steps, BACKTEST_DRAWS, _rng(seed, m.name, k, c))
+                    years = list(frame.index) + list(range(end + 1, end + 1 + steps))
+                    for j, s in enumerate(chunk):
+                        last = int(trains[s.id].index[-1])
+                        cols = [years.index(last + h) for h in range(1, horizon + 1)]
+                        out.setdefault((s.id, k), []).append(paths[:, j, cols])
+    return out
+
+
 def backtest_cases(
-    series: list[SeriesData], members: list[Model], seed: int, horizon: int = BACKTEST_HORIZON
+    series: list[SeriesData],
+    members: list[Model],
+    seed: int,
+    horizon: int = BACKTEST_HORIZON,
+    multi: Sequence[Model] = (),
 ) -> list[BacktestCase]:
     """Rolling-origin cases pooled over series: fit on a prefix, score the next years.
 
     The last :data:`BACKTEST_ORIGINS` origins that leave ``horizon`` years to score are used
     (the final origins leave fewer when the series is short), so weights are learned for the
-    horizon the forecast is for.
-
-    Only single-series (statistical) members are backtested: refitting MCMC models at every
-    origin would multiply the run time; their weight is the explicit fallback share.
+    horizon the forecast is for. Each case stacks ``members`` then ``multi`` (multi-series
+    members, fitted pooled per origin; see :func:`_multi_backtest_paths`).
     """
+    min_points = max(m.min_points for m in [*members, *multi])
+    pooled = _multi_backtest_paths(series, list(multi), seed, horizon, min_points) if multi else {}
     cases = []
     for s in series:
-        observed = s.history.dropna()
-        n = len(observed)
-        for k in range(1, BACKTEST_ORIGINS + 1):
-            cut = n - max(horizon, 1) - k + 1
-            if cut < max(m.min_points for m in members):
-                cut = n - k  # short series: score what is left after the origin
-            if cut < max(m.min_points for m in members):
-                continue
-            train = s.history.loc[: observed.index[cut - 1]]
-            future = observed.iloc[cut : cut + horizon]
+        for k, train, future in _origins(s, horizon, min_points):
             steps = [int(y - train.index[-1]) for y in future.index]
             try:
                 sims = [
@@ -210,6 +258,10 @@ def backtest_cases(
             except (ValueError, np.linalg.LinAlgError) as err:
                 log.info("backtest origin skipped for %s: %s", s.id, err)
                 continue
+            if multi:
+                if (s.id, k) not in pooled:
+                    continue
+                sims += pooled[(s.id, k)]
             # Score on the data scale relative to the last training value: on logs a member's
             # explosive right tail looks harmless, but it is what a user sees after exp().
             base = float(s.transform.inverse(np.array([train.dropna().iloc[-1]]))[0]) or 1.0
@@ -221,11 +273,28 @@ def backtest_cases(
 
 
 def learn_weights(
-    series: list[SeriesData], members: list[Model], seed: int, horizon: int = BACKTEST_HORIZON
+    series: list[SeriesData],
+    members: list[Model],
+    seed: int,
+    horizon: int = BACKTEST_HORIZON,
+    backtest_multi: bool = False,
 ) -> tuple[dict[str, float], dict]:
-    """Ensemble weights: CRPS-optimal for backtested members, equal share for the others."""
+    """Ensemble weights minimising the mixture CRPS over rolling-origin backtests.
+
+    Multi-series (Bayesian) members are backtested only with ``backtest_multi`` (a pooled
+    MCMC fit per origin: the benchmark does it; the nightly run does not, as it would triple
+    its time and the park's 3–5-point series give too few cases anyway); otherwise they get
+    the explicit fallback share ``1 / (statistical members + 1)``.
+    """
     single = [m for m in members if not getattr(m, "multi_series", False)]
     multi = [m for m in members if getattr(m, "multi_series", False)]
+    if backtest_multi and multi:
+        cases = backtest_cases(series, single, seed, horizon, multi=multi)
+        w, info = fit_weights(cases, len(single) + len(multi))
+        if info.get("method", "").startswith("equal"):
+            return {m.name: 1.0 for m in members}, info
+        info["bayes_share"] = "learned (pooled fits per backtest origin)"
+        return {m.name: float(x) for m, x in zip([*single, *multi], w, strict=True)}, info
     cases = backtest_cases(series, single, seed, horizon) if single else []
     w_single, info = fit_weights(cases, len(single)) if single else (np.array([]), {})
     if info.get("method", "").startswith("equal"):

@@ -73,7 +73,7 @@ def read_pair(train: str | Path, test: str | Path, max_history: int | None = Non
 
 def _series_data(uid: str, y: np.ndarray, kind: Kind) -> SeriesData:
     transform = Transform(kind)
-    years = np.arange(len(y))
+    years = np.arange(1 - len(y), 1)  # every series ends at "year" 0: origins line up
     return SeriesData(
         id=str(uid),
         metric="benchmark",
@@ -137,7 +137,7 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     share = task.weights.get(BAYES, 0.0) / sum(task.weights.values()) if bayes else 0.0
     for uid, y in zip(task.ids, task.histories, strict=True):
         s = _series_data(uid, y, kind)
-        grid = list(range(len(y), len(y) + task.horizon))
+        grid = list(range(1, task.horizon + 1))
         for name in task.models:
             if name == BAYES:
                 out[name].append(s.transform.inverse(bayes[str(uid)]))
@@ -296,7 +296,8 @@ def run_benchmark(
     Ensemble weights are learned by rolling-origin backtests on the *training* part of up to
     ``weight_series`` randomly chosen series (the test values are never used). With
     ``bayes`` (default) the pooled Bayesian growth member runs too (positive data only; see
-    :func:`bayes_samples`) and takes its fallback share of the ``jqforecast`` draws, as in
+    :func:`bayes_samples`), is backtested with the others (pooled fits per origin) and takes
+    its learned share of the ``jqforecast`` draws, as members do in
     :func:`jqforecast.forecast`.
     """
     jobs = jobs or os.cpu_count() or 1
@@ -324,7 +325,11 @@ def run_benchmark(
     pick = rng.choice(len(ids), size=min(weight_series, len(ids)), replace=False)
     members = resolve_models([*JQ_MEMBERS, *([BAYES] if use_bayes else [])], seed)
     weights, weight_info = learn_weights(
-        [_series_data(ids[i], histories[i], kind) for i in pick], members, seed, horizon
+        [_series_data(ids[i], histories[i], kind) for i in pick],
+        members,
+        seed,
+        horizon,
+        backtest_multi=use_bayes,
     )
     weight_seconds = time.perf_counter() - t0
 

@@ -48,6 +48,7 @@ print(json.dumps(out))
 
 MODELS = [
     "rw_drift",
+    "damped_drift",
     "theta",
     "ets_damped",
     "arima",

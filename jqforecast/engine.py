@@ -8,10 +8,12 @@ seed, through generators keyed by the series id, so results do not depend on ser
 
 from __future__ import annotations
 
+import json
 import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -288,6 +290,49 @@ def learn_weights(
     """
     single = [m for m in members if not getattr(m, "multi_series", False)]
     multi = [m for m in members if getattr(m, "multi_series", False)]
+    weights, info = _learn_weights(series, single, multi, seed, horizon, backtest_multi)
+    if info.get("method", "").startswith("equal"):
+        reference, ref = reference_weights(members)
+        if reference:
+            info = {
+                "method": "reference: learned on real yearly series as short as these "
+                f"({ref['series']} {Path(ref['file']).name} series, last "
+                f"{ref['points_per_series']} points); too few own backtest cases",
+                "cases": info.get("cases", 0),
+                "reference": ref,
+            }
+            return reference, info
+    return weights, info
+
+
+def reference_weights(members: Sequence[Model]) -> tuple[dict[str, float], dict]:
+    """Weights learned on a reference set of short real yearly series (M3), for ``members``.
+
+    Made by ``benchmarks/reference_weights.py`` and shipped as
+    ``jqforecast/models/reference_weights.json`` (with the command, data hash and date).
+    ``bayes_count`` takes ``bayes_growth``'s weight (M3 has no count series; both are the
+    pooled Bayesian member); members not in the reference get 0. Returns ``(weights,
+    provenance)``, both empty if the file is absent or none of ``members`` is in it.
+    """
+    path = Path(__file__).parent / "models" / "reference_weights.json"
+    if not path.exists():
+        return {}, {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    known = data["weights"] | {"bayes_count": data["weights"].get("bayes_growth", 0.0)}
+    weights = {m.name: float(known.get(m.name, 0.0)) for m in members}
+    return (weights, data["learned_on"]) if sum(weights.values()) > 0 else ({}, {})
+
+
+def _learn_weights(
+    series: list[SeriesData],
+    single: list[Model],
+    multi: list[Model],
+    seed: int,
+    horizon: int,
+    backtest_multi: bool,
+) -> tuple[dict[str, float], dict]:
+    """:func:`learn_weights` from the series' own backtests (equal weights if too few)."""
+    members = [*single, *multi]
     if backtest_multi and multi:
         cases = backtest_cases(series, single, seed, horizon, multi=multi)
         w, info = fit_weights(cases, len(single) + len(multi))

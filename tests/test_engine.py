@@ -10,7 +10,7 @@ import pytest
 
 import jqforecast
 from jqforecast.data import validate
-from jqforecast.engine import forecast
+from jqforecast.engine import forecast, resolve_models
 from jqforecast.models.base import NotFittedError, TooShortError
 from jqforecast.models.statistical import AutoARIMA, LocalLinearTrend, RandomWalkDrift, Theta
 from jqforecast.result import Forecast
@@ -196,3 +196,17 @@ def test_netcdf_roundtrip(tmp_path):
     assert back.members is not None and back.members.dims == ("draw", "series")
     assert back.meta["weights"] == fc.meta["weights"]
     assert len(back.history) == len(fc.history)
+
+
+def test_short_series_take_reference_weights():
+    """Too few own backtest cases: weights come from the shipped reference, not equal."""
+    from jqforecast.engine import reference_weights
+
+    fc = forecast(jqforecast.load_default(), draws=200, seed=0, models="statistical")
+    info = fc.meta["weights_info"]
+    reference, provenance = reference_weights(resolve_models("statistical"))
+    assert info["method"].startswith("reference")
+    assert provenance["series"] >= 100 and len(provenance["sha256"]) == 64
+    assert fc.meta["weights"] == reference
+    # members that cannot forecast series this short are not in the reference
+    assert reference["arima"] == 0.0 and reference["ets_damped"] == 0.0

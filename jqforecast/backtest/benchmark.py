@@ -91,33 +91,32 @@ def _kind_for(histories: Sequence[np.ndarray]) -> Kind:
 
 def bayes_samples(
     ids: Sequence[str], histories: Sequence[np.ndarray], horizon: int, draws: int, seed: int
-) -> dict[str, np.ndarray]:
-    """Pooled Bayesian growth paths (draws, horizon) per series on the model (log) scale.
+) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Pooled Bayesian growth paths (draws, horizon) per series on the model (log) scale,
+    and each chunk's MCMC diagnostics.
 
     Series are fitted in chunks of :data:`BAYES_CHUNK` (one :class:`HierarchicalGrowth` each,
     one chain process at a time inside a benchmark worker), on their last
     :data:`BAYES_POINTS` values aligned at the forecast origin.
     """
-    out = {}
+    out, diagnostics = {}, []
     for start in range(0, len(ids), BAYES_CHUNK):
         chunk = range(start, min(start + BAYES_CHUNK, len(ids)))
         frame = pd.DataFrame(
             {
-                str(ids[i]): pd.Series(
-                    np.log(histories[i][-BAYES_POINTS:]),
-                    index=range(1 - min(len(histories[i]), BAYES_POINTS), 1),
-                )
+                str(ids[i]): pd.Series(np.log(histories[i]), index=range(1 - len(histories[i]), 1))
                 for i in chunk
             }
         ).sort_index()
-        model = HierarchicalGrowth(seed=seed, cores=1).fit(frame)
+        model = HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS).fit(frame)
         paths = model.simulate(horizon, draws, _rng(seed, "bayes", start))[:, :, -horizon:]
         for k, i in enumerate(chunk):
             out[str(ids[i])] = paths[:, k, :]
-    return out
+        diagnostics.append(model.diagnostics_)
+    return out, diagnostics
 
 
-def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], list[dict]]:
     """Samples (series, draws, horizon) per jqforecast model for a chunk, and fit times.
 
     ``"jqforecast"`` mixes the statistical members' paths with the learned weights and, when
@@ -129,9 +128,12 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     out: dict[str, list] = {name: [] for name in task.models}
     seconds = dict.fromkeys(task.models, 0.0)
     bayes: dict[str, np.ndarray] = {}
+    diagnostics: list[dict] = []
     if task.bayes:
         t0 = time.perf_counter()
-        bayes = bayes_samples(task.ids, task.histories, task.horizon, task.draws, task.seed)
+        bayes, diagnostics = bayes_samples(
+            task.ids, task.histories, task.horizon, task.draws, task.seed
+        )
         seconds[BAYES] = time.perf_counter() - t0
     statistical = {k: v for k, v in task.weights.items() if k != BAYES}
     share = task.weights.get(BAYES, 0.0) / sum(task.weights.values()) if bayes else 0.0
@@ -152,7 +154,7 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float]]:
                 z[rows] = bayes[str(uid)][: len(rows)]
             out[name].append(s.transform.inverse(z))
             seconds[name] += time.perf_counter() - t0
-    return {k: np.stack(v) for k, v in out.items()}, seconds
+    return {k: np.stack(v) for k, v in out.items()}, seconds, diagnostics
 
 
 def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
@@ -324,6 +326,9 @@ def run_benchmark(
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(ids), size=min(weight_series, len(ids)), replace=False)
     members = resolve_models([*JQ_MEMBERS, *([BAYES] if use_bayes else [])], seed)
+    for m in members:  # the Bayesian member is backtested as it forecasts: recent points only
+        if getattr(m, "multi_series", False):
+            m.set_params(max_points=BAYES_POINTS)
     weights, weight_info = learn_weights(
         [_series_data(ids[i], histories[i], kind) for i in pick],
         members,
@@ -354,6 +359,7 @@ def run_benchmark(
     wall_jq = time.perf_counter() - t0
     samples = {m: np.concatenate([r[0][m] for r in results]) for m in jq_models}
     cpu_seconds = {m: sum(r[1][m] for r in results) for m in jq_models}
+    fits = [d for r in results for d in r[2]]
 
     base_fc, base_seconds = baseline_forecasts(ids, histories, horizon, jobs)
     fc = dict(base_fc)
@@ -381,6 +387,15 @@ def run_benchmark(
         "weight_learning_seconds": weight_seconds,
         "jq_wall_seconds": wall_jq,
         "jq_cpu_seconds": cpu_seconds,
+        "bayes_fits": {
+            "chunks": len(fits),
+            "series_per_chunk": BAYES_CHUNK,
+            "points": BAYES_POINTS,
+            "poor_convergence": sum(not d["ok"] for d in fits),
+            "rhat_max": max((d["rhat_max"] for d in fits), default=None),
+            "ess_bulk_min": min((d["ess_bulk_min"] for d in fits), default=None),
+            "divergences": sum(d["divergences"] for d in fits),
+        },
         "models": rows,
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,7 @@ def test_harness_end_to_end_on_a_slice(tmp_path):
     )
     # the pooled Bayesian member ran and holds its share of the default ensemble's draws
     assert "bayes_growth" in models and "bayes_growth" in metrics["weights"]
-    assert metrics["bayes_fits"]["chunks"] == 1 and metrics["bayes_fits"]["points"] == 15
+    assert metrics["bayes_fits"]["chunks"] >= 1 and metrics["bayes_fits"]["points"] == 15
     assert models["Naive2"]["owa"] == pytest.approx(1.0)
     forecasts = pd.read_csv(out / "forecasts.csv")
     assert len(forecasts) == 6 * 6 * len(models)

@@ -224,7 +224,7 @@ def _multi_backtest_paths(
                     job = (m.clone().set_params(seed=seed, cores=1), frame, noise)
                     (fitted,) = fit_jointly([job])
                     paths = fitted.simulate(steps, BACKTEST_DRAWS, _rng(seed, m.name, k, c))
-                    years = list(frame.index) + list(range(end + 1, end + 1 + steps))
+                    years = fitted.years_ + list(range(end + 1, end + 1 + steps))
                     for j, s in enumerate(chunk):
                         last = int(trains[s.id].index[-1])
                         cols = [years.index(last + h) for h in range(1, horizon + 1)]

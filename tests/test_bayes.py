@@ -117,3 +117,20 @@ def test_prior_predictive_is_plausible():
     assert -0.05 < growth.loc[0.5] < 0.15  # median a few percent a year
     decade = table["9-year ratio"]
     assert 0.1 < decade.loc[0.05] < 1 < decade.loc[0.95] < 50  # wide but not absurd
+
+
+def test_bayesian_member_is_backtested_pooled_with_max_points():
+    """Pooled fits per origin give every (series, origin, step) case a Bayesian sample."""
+    from jqforecast.backtest.benchmark import _series_data
+    from jqforecast.data.metrics import Kind
+    from jqforecast.engine import backtest_cases, resolve_models
+
+    rng = np.random.default_rng(0)
+    series = [
+        _series_data(f"s{i}", np.exp(np.cumsum(0.05 + 0.05 * rng.standard_normal(30))), Kind.LEVEL)
+        for i in range(3)
+    ]
+    bayes = HierarchicalGrowth(draws=100, tune=100, max_points=8)
+    cases = backtest_cases(series, resolve_models(["rw_drift"]), 0, 6, multi=[bayes])
+    assert len(cases) == 3 * 3 * 6  # series × origins × steps
+    assert all(c.samples.shape == (2, 400) and np.isfinite(c.samples).all() for c in cases)

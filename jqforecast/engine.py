@@ -174,9 +174,19 @@ def _member_paths(
     down a year), far outside any economic series here but a guard against such blow-ups.
     """
     paths = model.clone().fit(_for_model(model, history)).simulate(horizon, draws, rng)
-    last = float(history.dropna().iloc[-1])
-    ahead = len(history) - 1 - int(np.flatnonzero(history.notna().to_numpy())[-1])
-    bound = MAX_LOG_CHANGE_PER_YEAR * (ahead + np.arange(1, horizon + 1))
+    last = history.dropna()
+    ahead = int(history.index[-1] - last.index[-1])
+    return _envelope(paths, float(last.iloc[-1]), ahead + np.arange(1, horizon + 1))
+
+
+def _envelope(paths: np.ndarray, last: float, years_ahead: np.ndarray) -> np.ndarray:
+    """Clip paths (…, steps) to ±:data:`MAX_LOG_CHANGE_PER_YEAR` per year from ``last``.
+
+    Applied to every member alike, the Bayesian ones included: with 3–5 points their
+    Student-t paths have tails that, after exp(), reach 10⁵× the last value (measured on M3
+    windows of 5 points: mean backtest CRPS 620 against 0.12 for the statistical members).
+    """
+    bound = MAX_LOG_CHANGE_PER_YEAR * np.asarray(years_ahead, dtype=float)
     return np.clip(paths, last - bound, last + bound)
 
 
@@ -226,9 +236,13 @@ def _multi_backtest_paths(
                     paths = fitted.simulate(steps, BACKTEST_DRAWS, _rng(seed, m.name, k, c))
                     years = fitted.years_ + list(range(end + 1, end + 1 + steps))
                     for j, s in enumerate(chunk):
-                        last = int(trains[s.id].index[-1])
+                        train = trains[s.id].dropna()
+                        last = int(train.index[-1])
                         cols = [years.index(last + h) for h in range(1, horizon + 1)]
-                        out.setdefault((s.id, k), []).append(paths[:, j, cols])
+                        bounded = _envelope(
+                            paths[:, j, cols], float(train.iloc[-1]), np.arange(1, horizon + 1)
+                        )
+                        out.setdefault((s.id, k), []).append(bounded)
     return out
 
 
@@ -658,8 +672,12 @@ def _member_group_paths(
         horizon = max(grid) - end
         paths = model.simulate(max(horizon, 0), draws, _rng(seed, group[0].metric, model.name))
         all_years = list(years) + list(range(end + 1, end + 1 + max(horizon, 0)))
-        cols = [all_years.index(y) for y in grid]
-        return paths[:, :, cols]
+        paths = paths[:, :, [all_years.index(y) for y in grid]]
+        for k, s in enumerate(group):
+            last = float(s.history.dropna().iloc[-1])
+            ahead = np.maximum(np.array(grid) - s.last_year, 0)
+            paths[:, k, :] = _envelope(paths[:, k, :], last, ahead)
+        return paths
     for k, s in enumerate(group):
         horizon = max(grid) - s.last_year
         if horizon <= 0:

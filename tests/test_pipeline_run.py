@@ -32,7 +32,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     lines = result.output.splitlines()
     assert sum(" jqforecast stage " in line and " done " in line for line in lines) == 12
     assert any(line.endswith("jqforecast stage forecast started") for line in lines)
-    assert "rw_drift 1.00" in result.output  # --verbose: members and their share of draws
+    assert "damped_drift 0." in result.output  # --verbose: members and their share of draws
     latest = tmp_path / "latest"
     assert latest.is_symlink()
     for name in (

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import machine
 
 CHILD = r"""
 import json, sys, time, warnings, logging
@@ -88,11 +89,7 @@ def main() -> None:
     for name, c, w in rows:
         print(f"{name:<24}{c:>10.2f}{w:>10.2f}")
     result = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "draws": 4000,
         "note": "each model alone fits only the series it applies to; 'full default' is "

@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import machine
 
 
 def measure(compiledir: str, out: Path) -> dict:
@@ -59,11 +60,7 @@ def main() -> None:
         print(f"{name:<18}" + "".join(f"{v:>9.2f}" for v in row))
     print(f"{'WALL (process)':<18}" + "".join(f"{r['wall_s']:>9.2f}" for r in runs))
     result = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": "jqforecast run --quiet --out <tmp>  (bundled data, 4000 draws, seed 0)",
         "cold": cold,

@@ -300,7 +300,9 @@ def learn_weights(
     Multi-series (Bayesian) members are backtested only with ``backtest_multi`` (a pooled
     MCMC fit per origin: the benchmark does it; the nightly run does not, as it would triple
     its time and the park's 3–5-point series give too few cases anyway); otherwise they get
-    the explicit fallback share ``1 / (statistical members + 1)``.
+    the explicit fallback share ``1 / (statistical members + 1)``. With fewer than 6 cases in
+    all, the weights are the shipped reference weights (:func:`reference_weights`), and equal
+    weights only if those are missing; ``info["method"]`` always says which.
     """
     single = [m for m in members if not getattr(m, "multi_series", False)]
     multi = [m for m in members if getattr(m, "multi_series", False)]
@@ -383,7 +385,7 @@ def forecast(
         Years to report. Paths cover every year from the earliest of these (or the year after
         the earliest last observation) to the latest.
     models : "auto", "statistical", "bayes", or names / model instances
-        Ensemble members. "auto" = the five statistical models plus the Bayesian pooled
+        Ensemble members. "auto" = the six statistical models plus the Bayesian pooled
         growth model (levels, ratios) and count model (counts). Members that need more points
         than a series has are skipped (``meta["skipped"]`` says why).
     draws : int

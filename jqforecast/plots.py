@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
 from jqforecast._io import write_atomic  # noqa: E402
+from jqforecast.data.metrics import INDUSTRIES  # noqa: E402
 from jqforecast.result import Forecast  # noqa: E402
 from jqforecast.targets.definitions import Target  # noqa: E402
 
@@ -317,23 +318,41 @@ def missing_glyph_warnings(fig_factory) -> list[str]:
 def tornado_chart(table: pd.DataFrame, labels: dict[str, str], lang: str = "zh"):
     """P(hit) when each driving series moves ±1 sd: one horizontal bar per (target, series)."""
     word = {
-        "zh": ("敏感性：各序列 ±1 个标准差时的达成概率", "达成概率"),
-        "en": ("Sensitivity: P(hit) with each series at ±1 sd", "P(hit)"),
+        "zh": (
+            "敏感性：各序列 ±1 个标准差时的达成概率",
+            "达成概率",
+            "序列低 1 个标准差",
+            "序列高 1 个标准差",
+            "基准",
+        ),
+        "en": (
+            "Sensitivity: P(hit) with each series at ±1 sd",
+            "P(hit)",
+            "series −1 sd",
+            "series +1 sd",
+            "baseline",
+        ),
     }[lang]
     with house_style(lang):
         fig, ax = plt.subplots(figsize=SLIDE)
         rows = table.sort_values(["target", "swing"]).reset_index(drop=True)
         y = np.arange(len(rows))
-        lo, hi = rows["p_hit_minus_1sd"], rows["p_hit_plus_1sd"]
-        ax.barh(y, hi - lo, left=lo, color=COLORS["band"], height=0.6)
-        ax.scatter(rows["p_hit"], y, color="black", zorder=3, s=25)
+        base = rows["p_hit"]
+        for col, color, name in (
+            ("p_hit_minus_1sd", COLORS["miss"], word[2]),
+            ("p_hit_plus_1sd", COLORS["band"], word[3]),
+        ):
+            ax.barh(y, rows[col] - base, left=base, color=color, height=0.6, label=name)
+        ax.scatter(base, y, color="black", zorder=3, s=25, label=word[4])
+        k = 0 if lang == "zh" else 1
         ax.set_yticks(
             y,
             [
-                f"{labels.get(t, t)} · {s}"
+                f"{labels.get(t, t)} · {INDUSTRIES.get(s.split('/')[-1], (s, s))[k]}"
                 for t, s in zip(rows["target"], rows["series"], strict=True)
             ],
         )
+        ax.legend(loc="lower right", frameon=False)
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_xlabel(word[1])

@@ -22,7 +22,14 @@ import pandas as pd
 from jqforecast._io import write_csv, write_json
 from jqforecast.backtest import metrics as M
 from jqforecast.data.metrics import Kind
-from jqforecast.engine import SeriesData, _rng, learn_weights, resolve_models, simulate_group
+from jqforecast.engine import (
+    SeriesData,
+    _envelope,
+    _rng,
+    learn_weights,
+    resolve_models,
+    simulate_group,
+)
 from jqforecast.models.bayes import HierarchicalGrowth
 from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
@@ -110,8 +117,9 @@ def bayes_samples(
         ).sort_index()
         model = HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS).fit(frame)
         paths = model.simulate(horizon, draws, _rng(seed, "bayes", start))[:, :, -horizon:]
-        for k, i in enumerate(chunk):
-            out[str(ids[i])] = paths[:, k, :]
+        for k, i in enumerate(chunk):  # bounded like every member (engine._envelope)
+            last = float(np.log(histories[i][-1]))
+            out[str(ids[i])] = _envelope(paths[:, k, :], last, np.arange(1, horizon + 1))
         diagnostics.append(model.diagnostics_)
     return out, diagnostics
 

@@ -25,6 +25,7 @@ from jqforecast.data.metrics import Kind
 from jqforecast.engine import (
     SeriesData,
     _envelope,
+    _group_frames,
     _rng,
     learn_weights,
     resolve_models,
@@ -109,17 +110,13 @@ def bayes_samples(
     out, diagnostics = {}, []
     for start in range(0, len(ids), BAYES_CHUNK):
         chunk = range(start, min(start + BAYES_CHUNK, len(ids)))
-        frame = pd.DataFrame(
-            {
-                str(ids[i]): pd.Series(np.log(histories[i]), index=range(1 - len(histories[i]), 1))
-                for i in chunk
-            }
-        ).sort_index()
-        model = HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS).fit(frame)
+        group = [_series_data(ids[i], histories[i], Kind.LEVEL) for i in chunk]
+        frame, noise = _group_frames(group)  # log scale, every series ending at year 0
+        model = HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS).fit(frame, noise)
         paths = model.simulate(horizon, draws, _rng(seed, "bayes", start))[:, :, -horizon:]
-        for k, i in enumerate(chunk):  # bounded like every member (engine._envelope)
-            last = float(np.log(histories[i][-1]))
-            out[str(ids[i])] = _envelope(paths[:, k, :], last, np.arange(1, horizon + 1))
+        for k, s in enumerate(group):  # bounded like every member (engine._envelope)
+            last = float(s.history.iloc[-1])
+            out[s.id] = _envelope(paths[:, k, :], last, np.arange(1, horizon + 1))
         diagnostics.append(model.diagnostics_)
     return out, diagnostics
 

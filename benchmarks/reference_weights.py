@@ -11,7 +11,9 @@ the series themselves. Rather than fall back to equal weights, the engine uses w
 the same way (mixture CRPS, rolling origins, horizon 2, the Bayesian member backtested with
 pooled fits) on real yearly series cut to the same length: the last ``--points`` values of
 ``--series`` randomly chosen M3 yearly *training* series (the M3 test values are not used).
-Only members that can forecast series this short take part. The JSON records the command,
+Only members that can forecast series this short take part. The quantile recalibration of
+the weighted mixture (``jqforecast.models.calibration``) is learned from the same backtests
+and shipped with the weights. The JSON records the command,
 data file hash and date, so the numbers in the package can be regenerated and checked.
 """
 
@@ -53,6 +55,7 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     result = {
         "weights": weights,
+        "calibration": info.pop("calibration", {}),
         "info": info,
         "learned_on": {
             "file": args.train,

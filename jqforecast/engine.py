@@ -12,7 +12,7 @@ import json
 import logging
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.data.schema import coerce_dtypes, effective_rel_sd
 from jqforecast.models.base import Model
 from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, MultiSeriesModel, fit_jointly
+from jqforecast.models.calibration import PITCalibration, mixture_pit
 from jqforecast.models.ensemble import BacktestCase, allocate_draws, fit_weights
 from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
@@ -191,16 +192,18 @@ def _envelope(paths: np.ndarray, last: float, years_ahead: np.ndarray) -> np.nda
 
 
 def _origins(
-    s: SeriesData, horizon: int, min_points: int
+    s: SeriesData, horizon: int, min_points: int, recent: bool = False
 ) -> list[tuple[int, pd.Series, pd.Series]]:
     """Rolling origins of one series: ``(k, train, future)`` for the last
     :data:`BACKTEST_ORIGINS` origins that leave ``horizon`` years to score (fewer on short
-    series), skipping origins with fewer than ``min_points`` training points."""
+    series), skipping origins with fewer than ``min_points`` training points. With
+    ``recent`` the origins are the last ``k`` years, each scoring up to ``min(k, horizon)``
+    years: forecasts made from (nearly) the whole history, as the real one is."""
     observed = s.history.dropna()
     n = len(observed)
     out = []
     for k in range(1, BACKTEST_ORIGINS + 1):
-        cut = n - max(horizon, 1) - k + 1
+        cut = n - k if recent else n - max(horizon, 1) - k + 1
         if cut < min_points:
             cut = n - k  # short series: score what is left after the origin
         if cut < min_points:
@@ -212,14 +215,19 @@ def _origins(
 
 
 def _multi_backtest_paths(
-    series: list[SeriesData], members: list[Model], seed: int, horizon: int, min_points: int
+    series: list[SeriesData],
+    members: list[Model],
+    seed: int,
+    horizon: int,
+    min_points: int,
+    recent: bool = False,
 ) -> dict[tuple[str, int], list[np.ndarray]]:
     """Multi-series members' paths at every backtest origin: ``(series id, k) → [paths
     (draws, steps) per member]``. One pooled fit per origin, member and metric group (in
     chunks of :data:`MULTI_CHUNK` series), so backtesting costs a few MCMC runs, not one per
     series."""
     out: dict[tuple[str, int], list[np.ndarray]] = {}
-    origins = {s.id: _origins(s, horizon, min_points) for s in series}
+    origins = {s.id: _origins(s, horizon, min_points, recent) for s in series}
     for k in range(1, BACKTEST_ORIGINS + 1):
         trains = {s.id: o[1] for s in series for o in origins[s.id] if o[0] == k}
         for metric in sorted({s.metric for s in series}):
@@ -252,19 +260,25 @@ def backtest_cases(
     seed: int,
     horizon: int = BACKTEST_HORIZON,
     multi: Sequence[Model] = (),
+    recent: bool = False,
 ) -> list[BacktestCase]:
     """Rolling-origin cases pooled over series: fit on a prefix, score the next years.
 
     The last :data:`BACKTEST_ORIGINS` origins that leave ``horizon`` years to score are used
     (the final origins leave fewer when the series is short), so weights are learned for the
     horizon the forecast is for. Each case stacks ``members`` then ``multi`` (multi-series
-    members, fitted pooled per origin; see :func:`_multi_backtest_paths`).
+    members, fitted pooled per origin; see :func:`_multi_backtest_paths`). ``recent``: the
+    origins of :func:`_origins` closest to the end (for calibration).
     """
     min_points = max(m.min_points for m in [*members, *multi])
-    pooled = _multi_backtest_paths(series, list(multi), seed, horizon, min_points) if multi else {}
+    pooled = (
+        _multi_backtest_paths(series, list(multi), seed, horizon, min_points, recent)
+        if multi
+        else {}
+    )
     cases = []
     for s in series:
-        for k, train, future in _origins(s, horizon, min_points):
+        for k, train, future in _origins(s, horizon, min_points, recent):
             steps = [int(y - train.index[-1]) for y in future.index]
             try:
                 sims = [
@@ -284,7 +298,7 @@ def backtest_cases(
             for step, outcome in zip(steps, future.to_numpy(), strict=True):
                 stack = np.stack([s.transform.inverse(p[:, step - 1]) / base for p in sims])
                 truth = float(s.transform.inverse(np.array([outcome]))[0]) / base
-                cases.append(BacktestCase(stack, truth))
+                cases.append(BacktestCase(stack, truth, step))
     return cases
 
 
@@ -310,12 +324,19 @@ def learn_weights(
     if info.get("method", "").startswith("equal"):
         reference, ref = reference_weights(members)
         if reference:
+            calibration = ref.pop("calibration", {})
+            where = (
+                f"{ref['series']} {Path(ref['file']).name} series, last "
+                f"{ref['points_per_series']} points"
+            )
+            if calibration:
+                calibration["source"] = f"reference ({where}): {calibration.get('source', '')}"
             info = {
                 "method": "reference: learned on real yearly series as short as these "
-                f"({ref['series']} {Path(ref['file']).name} series, last "
-                f"{ref['points_per_series']} points); too few own backtest cases",
+                f"({where}); too few own backtest cases",
                 "cases": info.get("cases", 0),
                 "reference": ref,
+                "calibration": calibration,
             }
             return reference, info
     return weights, info
@@ -328,7 +349,8 @@ def reference_weights(members: Sequence[Model]) -> tuple[dict[str, float], dict]
     ``jqforecast/models/reference_weights.json`` (with the command, data hash and date).
     ``bayes_count`` takes ``bayes_growth``'s weight (M3 has no count series; both are the
     pooled Bayesian member); members not in the reference get 0. Returns ``(weights,
-    provenance)``, both empty if the file is absent or none of ``members`` is in it.
+    provenance)`` (with the quantile recalibration learned alongside, ``"calibration"``), both
+    empty if the file is absent or none of ``members`` is in it.
     """
     path = Path(__file__).parent / "models" / "reference_weights.json"
     if not path.exists():
@@ -336,7 +358,8 @@ def reference_weights(members: Sequence[Model]) -> tuple[dict[str, float], dict]
     data = json.loads(path.read_text(encoding="utf-8"))
     known = data["weights"] | {"bayes_count": data["weights"].get("bayes_growth", 0.0)}
     weights = {m.name: float(known.get(m.name, 0.0)) for m in members}
-    return (weights, data["learned_on"]) if sum(weights.values()) > 0 else ({}, {})
+    provenance = data["learned_on"] | {"calibration": data.get("calibration", {})}
+    return (weights, provenance) if sum(weights.values()) > 0 else ({}, {})
 
 
 def _learn_weights(
@@ -349,22 +372,74 @@ def _learn_weights(
 ) -> tuple[dict[str, float], dict]:
     """:func:`learn_weights` from the series' own backtests (equal weights if too few)."""
     members = [*single, *multi]
-    if backtest_multi and multi:
-        cases = backtest_cases(series, single, seed, horizon, multi=multi)
-        w, info = fit_weights(cases, len(single) + len(multi))
-        if info.get("method", "").startswith("equal"):
-            return {m.name: 1.0 for m in members}, info
-        info["bayes_share"] = "learned (pooled fits per backtest origin)"
-        return {m.name: float(x) for m, x in zip([*single, *multi], w, strict=True)}, info
-    cases = backtest_cases(series, single, seed, horizon) if single else []
-    w_single, info = fit_weights(cases, len(single)) if single else (np.array([]), {})
+    with_multi = backtest_multi and bool(multi)
+    scored = members if with_multi else single
+    cases = (
+        backtest_cases(series, single, seed, horizon, multi=multi if with_multi else ())
+        if scored
+        else []
+    )
+    w, info = fit_weights(cases, len(scored)) if scored else (np.array([]), {})
     if info.get("method", "").startswith("equal"):
         return {m.name: 1.0 for m in members}, info  # all equal, normalised per group
+    if scored:  # (nothing backtested, nothing to calibrate with)
+        scored_multi = multi if with_multi else ()
+        calibration = learn_calibration(
+            _recent_cases(series, single, seed, horizon, scored_multi, cases), w
+        )
+        if not with_multi and multi:
+            calibration = replace(
+                calibration,
+                source=calibration.source + "; statistical members only (the "
+                "Bayesian share was not backtested)",
+            )
+        info["calibration"] = calibration.to_dict()
+    if with_multi:
+        info["bayes_share"] = "learned (pooled fits per backtest origin)"
+        return {m.name: float(x) for m, x in zip(scored, w, strict=True)}, info
     share = 1.0 / (len(single) + 1) if multi else 0.0  # Bayesian members, as one block
-    weights = {m.name: float(w) * (1.0 - share) for m, w in zip(single, w_single, strict=True)}
+    weights = {m.name: float(x) * (1.0 - share) for m, x in zip(single, w, strict=True)}
     weights |= {m.name: share for m in multi}
     info["bayes_share"] = f"{share:.3f} (fallback: not backtested)" if multi else "none"
     return weights, info
+
+
+def _recent_cases(
+    series: list[SeriesData],
+    single: list[Model],
+    seed: int,
+    horizon: int,
+    multi: Sequence[Model],
+    cases: list[BacktestCase],
+) -> list[BacktestCase]:
+    """Backtest cases from the most recent origins (:func:`_origins` with ``recent``), for
+    the calibration; ``cases`` themselves when the weight backtests already used them (short
+    series).
+
+    Why not the weight backtests: for a horizon of h years those forecast from h + k − 1 years
+    before the end, on shorter histories, and are worse than the real forecast. Measured on
+    M3 yearly (full history, h = 6), a map learned from them said the 80 % intervals covered
+    72–81 % and widened them; on the test years they had covered 85 % and the recalibrated
+    ones 87 % (OWA 0.864 → 0.871, Brier 0.1349 → 0.1384). With 10-point histories, whose
+    backtests already come from the last three origins, the map moved coverage to 82.0 / 95.0 %
+    and improved OWA, MSIS and Brier.
+    """
+    min_points = max(m.min_points for m in [*single, *multi])
+
+    def cuts(s: SeriesData, recent: bool) -> list[tuple[int, int]]:
+        return [(k, len(t)) for k, t, _ in _origins(s, horizon, min_points, recent)]
+
+    if all(cuts(s, False) == cuts(s, True) for s in series):
+        return cases
+    return backtest_cases(series, single, seed, horizon, multi=multi, recent=True)
+
+
+def learn_calibration(cases: list[BacktestCase], weights: np.ndarray) -> PITCalibration:
+    """Quantile recalibration of the weighted mixture, from the PITs of its backtest cases
+    (:class:`~jqforecast.models.calibration.PITCalibration`); one level map per step."""
+    pits = np.array([mixture_pit(c.samples, weights, c.outcome) for c in cases])
+    steps = np.array([c.step for c in cases])
+    return PITCalibration.fit(pits, steps, source=f"rolling-origin backtests ({len(cases)} cases)")
 
 
 def forecast(
@@ -374,6 +449,7 @@ def forecast(
     draws: int = 4000,
     seed: int = 0,
     assumptions: dict | None = None,
+    calibrate: bool = True,
 ) -> Forecast:
     """Joint sample paths for every series in ``data`` over ``years``.
 
@@ -396,6 +472,11 @@ def forecast(
         Derivation assumptions (``jqforecast.data.derive.load_assumptions()``) giving the
         log-scale sd of each shared assumption named in the ``assumption`` column. By default
         the bundled registry is used for the ids it knows.
+    calibrate : bool
+        Recalibrate the ensemble's quantiles with the level map learned from the same
+        rolling-origin backtests as the weights (or shipped with the reference weights):
+        :class:`~jqforecast.models.calibration.PITCalibration`. Ranks of draws are kept, so
+        joint quantities stay joint. ``meta["calibration"]`` says what was applied.
 
     Returns
     -------
@@ -424,6 +505,8 @@ def forecast(
     grid = list(range(first, max(years) + 1))
 
     weight_map, weight_info = learn_weights(series, members, seed)
+    learned = weight_info.pop("calibration", None)
+    calibration = PITCalibration.from_dict(learned if calibrate else None)
     z_paths = np.empty((draws, len(series), len(grid)))
     labels = np.full((draws, len(series)), "observed", dtype=object)
     used: dict[str, dict[str, float]] = {}
@@ -437,7 +520,8 @@ def forecast(
         skipped |= g.skipped
         diagnostics |= g.diagnostics
         for k, s in enumerate(group):
-            z_paths[:, position[s.id], :] = g.paths[:, k, :]
+            ahead = [y - s.last_year for y in grid]
+            z_paths[:, position[s.id], :] = calibration.apply(g.paths[:, k, :], ahead)
             labels[:, position[s.id]] = g.members
 
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
@@ -463,6 +547,7 @@ def forecast(
         "models": [m.name for m in members],
         "weights": weight_map,
         "weights_info": weight_info,
+        "calibration": calibration.to_dict(),
         "members_used": used,
         "skipped": skipped,
         "diagnostics": diagnostics,

@@ -134,3 +134,23 @@ def test_bayesian_member_is_backtested_pooled_with_max_points():
     cases = backtest_cases(series, resolve_models(["rw_drift"]), 0, 6, multi=[bayes])
     assert len(cases) == 3 * 3 * 6  # series × origins × steps
     assert all(c.samples.shape == (2, 400) and np.isfinite(c.samples).all() for c in cases)
+
+
+def test_precise_and_noisy_series_in_one_group_keep_their_own_paths():
+    """An official series (data-centred coordinates) and an estimated one (non-centred) in
+    one pooled fit: the latent path of each stays with its own data, in column order."""
+    rng = np.random.default_rng(7)
+    years = range(2014, 2024)
+    official = 1 + np.cumsum(0.06 + 0.03 * rng.standard_normal(10))
+    estimate = 5 + np.cumsum(0.06 + 0.03 * rng.standard_normal(10))
+    frame = pd.DataFrame({"estimate": estimate, "official": official}, index=years)
+    frame.iloc[4, 1] = np.nan  # a gap in the precise series: a free state
+    noise = pd.DataFrame({"estimate": 0.3, "official": 0.0}, index=years)
+    fit = HierarchicalGrowth(seed=2).fit(frame, noise)
+    x = fit.idata_.posterior["x"].mean(("chain", "draw")).values  # series × years
+    seen = np.isfinite(frame["official"].to_numpy())
+    assert np.abs(x[1][seen] - official[seen]).max() < 0.05  # pinned by official data
+    assert abs(x[1][4] - official[4]) < 0.1  # the gap is filled from its neighbours
+    assert np.abs(x[0] - estimate).mean() < 0.3  # noisy data: near, not on, the points
+    assert abs(x[0].mean() - x[1].mean() - 4) < 0.5  # columns not swapped
+    assert fit.diagnostics_["ok"], fit.diagnostics_

@@ -32,12 +32,14 @@ from jqforecast.engine import (
     simulate_group,
 )
 from jqforecast.models.bayes import HierarchicalGrowth
+from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 
 BASELINES = ("Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA")
 JQ_MEMBERS = tuple(cls.name for cls in STATISTICAL_MODELS)  # the statistical ensemble
 BAYES = "bayes_growth"
+UNCALIBRATED = "jqforecast_uncalibrated"  # the ensemble before quantile recalibration
 # The pooled Bayesian member is fitted to chunks of BAYES_CHUNK series at once (one PyMC
 # model, growth and volatility pooled across the chunk), on each series' last BAYES_POINTS
 # values aligned at their ends: 645 separate MCMC runs would take hours.
@@ -364,11 +366,20 @@ def run_benchmark(
     wall_jq = time.perf_counter() - t0
     samples = {m: np.concatenate([r[0][m] for r in results]) for m in jq_models}
     cpu_seconds = {m: sum(r[1][m] for r in results) for m in jq_models}
+    calibration = PITCalibration.from_dict(weight_info.pop("calibration", None))
+    if "jqforecast" in samples and not calibration.is_identity:
+        # as forecast() does: the quantile map learned with the weights; the raw mixture
+        # stays in the table so the effect of recalibration is measured, not assumed
+        raw = samples["jqforecast"]
+        samples[UNCALIBRATED] = raw
+        cpu_seconds[UNCALIBRATED] = cpu_seconds["jqforecast"]
+        moved = calibration.apply(np.moveaxis(raw, 1, 0), range(1, horizon + 1))
+        samples["jqforecast"] = np.moveaxis(moved, 0, 1)
     fits = [d for r in results for d in r[2]]
 
     base_fc, base_seconds = baseline_forecasts(ids, histories, horizon, jobs)
     fc = dict(base_fc)
-    for m in jq_models:
+    for m in samples:
         fc[m] = _summaries_from_samples(samples[m])
     rows, table, reliab = score(ids, histories, outcomes, fc, samples)
 
@@ -389,6 +400,7 @@ def run_benchmark(
         "backend": backend,
         "weights": weights,
         "weights_info": weight_info,
+        "calibration": calibration.to_dict(),
         "weight_learning_seconds": weight_seconds,
         "jq_wall_seconds": wall_jq,
         "jq_cpu_seconds": cpu_seconds,
@@ -461,6 +473,7 @@ def format_table(result: dict, markdown: bool = False) -> str:
             f"| {name} | " + " | ".join(f"{r[c]:.4g}" for c in cols) + " |" for name, r in rows
         ]
         return "\n".join(lines)
-    lines = [f"{'model':<20}" + "".join(f"{h:>12}" for h in cols.values())]
-    lines += [f"{name:<20}" + "".join(f"{r[c]:>12.4f}" for c in cols) for name, r in rows]
+    width = max(len(name) for name, _ in rows) + 2
+    lines = [f"{'model':<{width}}" + "".join(f"{h:>12}" for h in cols.values())]
+    lines += [f"{name:<{width}}" + "".join(f"{r[c]:>12.4f}" for c in cols) for name, r in rows]
     return "\n".join(lines)

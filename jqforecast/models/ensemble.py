@@ -20,10 +20,12 @@ PRUNE_BELOW = 0.01
 
 @dataclass
 class BacktestCase:
-    """Member samples (members × draws) for one held-out value and the value itself."""
+    """Member samples (members × draws) for one held-out value, the value itself, and how
+    many years after the forecast origin it lies."""
 
     samples: np.ndarray
     outcome: float
+    step: int = 1
 
 
 def crps_terms(case: BacktestCase) -> tuple[np.ndarray, np.ndarray]:

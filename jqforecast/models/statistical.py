@@ -38,6 +38,13 @@ def _dof_inflation(n: int, k: int) -> float:
     return float(np.sqrt(n / max(n - k, 1)))
 
 
+def _sigma_draws(dof: float, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-path factors ``σ / s = sqrt(dof / χ²_dof)`` (draws, 1): the sampling uncertainty of
+    a residual sd estimated with ``dof`` degrees of freedom, which turns Gaussian paths into
+    Student-t-like ones (what a flat-prior Bayesian predictive gives for the scale)."""
+    return np.sqrt(dof / rng.chisquare(max(dof, 1.0), size=(draws, 1)))
+
+
 class RandomWalkDrift(Model):
     """Random walk with drift, Bayesian with conjugate priors (Student-t-like predictive).
 
@@ -158,8 +165,11 @@ class _StateSpace(Model):
             )
             mean = np.asarray(self.results_.forecast(horizon)).reshape(horizon, 1)
         sims = np.asarray(sims).reshape(horizon, draws)
-        # Widen around the point forecast for the degrees of freedom the fit used up.
-        return (mean + (sims - mean) * self.inflation_).T
+        # Widen around the point forecast for the degrees of freedom the fit used up, and
+        # draw the scale per path from its sampling distribution (σ is estimated from n − k
+        # residuals: on 12 points a plug-in σ gave ETS 60 % coverage for a nominal 80 %).
+        scale = self.inflation_ * _sigma_draws(self.dof_, draws, rng)
+        return mean.T + (sims - mean).T * scale
 
     def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
         return self._simulate_results(horizon, draws, rng)
@@ -176,9 +186,24 @@ class DampedETS(_StateSpace):
 
     def fit(self, history: pd.Series) -> Self:
         y = self._check_history(history)
+        # Initial states from the first points, not estimated: with 6–15 points, estimating
+        # the initial level and trend as well lets the likelihood fit a fixed trend line
+        # (median α 1e-4 on simulated random walks with drift, 12 points; 80 % intervals
+        # covered 65 %, 95 % 83 %). With them known, α ≈ 0.7 and coverage 81 % / 96 %. They
+        # still count as 2 of the 5 degrees of freedom used.
         with _quiet():
-            self.results_ = ETSModel(y, error="add", trend="add", damped_trend=True).fit(disp=False)
+            model = ETSModel(
+                y,
+                error="add",
+                trend="add",
+                damped_trend=True,
+                initialization_method="known",
+                initial_level=y[0],
+                initial_trend=float(np.mean(np.diff(y[:4]))),
+            )
+            self.results_ = model.fit(disp=False)
         self.inflation_ = _dof_inflation(len(y), 5)
+        self.dof_ = float(max(len(y) - 5, 1))
         return self
 
 
@@ -212,6 +237,7 @@ class AutoARIMA(_StateSpace):
             raise ValueError("no ARIMA order could be fitted")
         _, self.order_, self.results_, k = best
         self.inflation_ = _dof_inflation(n - 1, k)
+        self.dof_ = float(max(n - 1 - k, 1))
         return self
 
 
@@ -232,7 +258,9 @@ class LocalLinearTrend(_StateSpace):
         y = self._check_history(history)
         with _quiet():
             self.results_ = UnobservedComponents(y, level="local linear trend").fit(disp=False)
-        self.inflation_ = _dof_inflation(int(np.isfinite(y).sum()), 3)
+        n = int(np.isfinite(y).sum())
+        self.inflation_ = _dof_inflation(n, 3)
+        self.dof_ = float(max(n - 3, 1))
         return self
 
 

@@ -245,6 +245,7 @@ def run(
                 "models",
                 "weights",
                 "weights_info",
+                "calibration",
                 "members_used",
                 "skipped",
                 "assumption_sd",

@@ -1,0 +1,187 @@
+"""Quantile recalibration of sample paths, learned from rolling-origin PIT values.
+
+Short yearly series are where forecast intervals go wrong. The ensemble's rolling-origin
+backtests (on the training history only, never the values being forecast) give, for every
+held-out value, its PIT: the predicted probability of an outcome at or below it. Calibrated
+forecasts have uniform PITs; the empirical quantile function ``Q`` of the PITs says how
+they are not (PITs bunched near ½: intervals too wide; piled at 0 or 1: too narrow; shifted:
+biased). The recalibrated distribution takes as its level-``τ`` quantile the old forecast's
+level-``Q(τ)`` quantile (Kuleshov, Fenner & Ermon 2018, "Accurate uncertainties for deep
+learning using calibrated regression"), which fixes interval coverage and event
+probabilities at every level at once.
+
+On sample paths this is a monotone map of each margin's draws, so every draw keeps its rank
+in every year and series: the joint structure (the copula) of the paths is unchanged and
+sums, ratios and cumulative additions stay proper joint quantities.
+
+Written here rather than taken from scikit-learn: ``IsotonicRegression`` would fit the same
+monotone ``Q`` (the empirical PIT quantile function is already monotone), but the part that
+matters, mapping levels back onto sample draws rank by rank, has no library equivalent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LEVELS = np.round(np.linspace(0.0, 1.0, 101), 4)
+SHRINK_CASES = 100  # prior weight (in cases) of the identity map
+
+
+@dataclass(frozen=True)
+class PITCalibration:
+    """Level maps ``τ → Q(τ)`` per forecast step (years ahead), learned from PIT values.
+
+    Parameters
+    ----------
+    maps : dict
+        ``step → Q`` evaluated on :data:`LEVELS` (non-decreasing, in [0, 1]). Steps beyond
+        the largest learned one use the largest; no maps at all is the identity.
+    cases : dict
+        ``step → number of PIT values`` behind its map.
+    source : str
+        Where the maps were learned (said in outputs).
+
+    Examples
+    --------
+    Forecast draws N(0, 2²) for outcomes that are N(0, 1): the PITs bunch around ½ and the
+    recalibrated 80 % interval shrinks towards the true ±1.28.
+
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.standard_normal(4000)
+    >>> pits = norm_cdf(truth / 2)
+    >>> cal = PITCalibration.fit(pits, np.ones(4000, int), shrink=0)
+    >>> draws = 2 * rng.standard_normal((20000, 1))
+    >>> new = cal.apply(draws, steps=[1])
+    >>> lo, hi = np.quantile(new, [0.1, 0.9])
+    >>> bool(abs(lo + 1.28) < 0.1 and abs(hi - 1.28) < 0.1)
+    True
+    """
+
+    maps: dict[int, np.ndarray] = field(default_factory=dict)
+    cases: dict[int, int] = field(default_factory=dict)
+    source: str = "identity (no calibration)"
+
+    @classmethod
+    def fit(
+        cls,
+        pits: np.ndarray,
+        steps: np.ndarray,
+        shrink: float = SHRINK_CASES,
+        source: str = "rolling-origin backtests",
+    ) -> PITCalibration:
+        """Learn one level map per step from PIT values.
+
+        ``Q`` is the empirical quantile function of the step's PITs, shrunk towards the
+        identity with weight ``shrink / (n + shrink)`` so that a few cases move it little.
+        """
+        pits = np.asarray(pits, dtype=float)
+        steps = np.asarray(steps, dtype=int)
+        if pits.shape != steps.shape:
+            raise ValueError(f"pits {pits.shape} and steps {steps.shape} differ in shape")
+        if ((pits < 0) | (pits > 1)).any():
+            raise ValueError("PIT values must lie in [0, 1]")
+        maps, cases = {}, {}
+        for step in sorted(set(steps.tolist())):
+            u = pits[steps == step]
+            lam = len(u) / (len(u) + shrink)
+            maps[int(step)] = lam * np.quantile(u, LEVELS) + (1 - lam) * LEVELS
+            cases[int(step)] = len(u)
+        return cls(maps, cases, source)
+
+    @property
+    def is_identity(self) -> bool:
+        """True when applying it changes nothing."""
+        return not self.maps
+
+    def level_map(self, step: int) -> np.ndarray:
+        """``Q`` on :data:`LEVELS` for ``step`` years ahead."""
+        if not self.maps:
+            return LEVELS
+        known = [s for s in self.maps if s <= step]
+        return self.maps[max(known) if known else min(self.maps)]
+
+    def apply(self, samples: np.ndarray, steps: Sequence[int]) -> np.ndarray:
+        """Recalibrate ``samples (draws, ..., len(steps))``: the last axis is years ahead
+        (steps ≤ 0, observed years, are left as they are); every other axis but the first is
+        a separate margin. Returns a new array; each draw keeps its rank in every margin."""
+        out = np.array(samples, dtype=float, copy=True)
+        for i, step in enumerate(steps):
+            if step <= 0 or self.is_identity:
+                continue
+            out[..., i] = remap_levels(out[..., i], self.level_map(int(step)))
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (see :meth:`from_dict`)."""
+        return {
+            "source": self.source,
+            "levels": LEVELS.tolist(),
+            "maps": {str(s): np.round(q, 5).tolist() for s, q in self.maps.items()},
+            "cases": {str(s): n for s, n in self.cases.items()},
+            "backtest_coverage": {str(s): _coverage(q) for s, q in self.maps.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> PITCalibration:
+        """Inverse of :meth:`to_dict`; ``None`` or ``{}`` is the identity."""
+        if not data or not data.get("maps"):
+            return cls()
+        if not np.allclose(data["levels"], LEVELS):
+            raise ValueError("calibration was stored on a different level grid")
+        maps = {int(s): np.asarray(q, dtype=float) for s, q in data["maps"].items()}
+        cases = {int(s): int(n) for s, n in data.get("cases", {}).items()}
+        return cls(maps, cases, data.get("source", "stored"))
+
+
+def _coverage(q: np.ndarray) -> dict[str, float]:
+    """Share of backtest outcomes inside the *uncalibrated* central 80 %/95 % intervals, read
+    off ``Q``: the interval [τ_lo, τ_hi] holds ``Q⁻¹(τ_hi) − Q⁻¹(τ_lo)`` of the outcomes
+    (shrunk towards nominal like ``Q``; with shrink=0 the empirical coverage). After
+    recalibration the intervals are nominal by construction on these backtests."""
+    out = {}
+    for level in (80, 95):
+        lo, hi = (1 - level / 100) / 2, 1 - (1 - level / 100) / 2
+        inv = np.interp([lo, hi], q, LEVELS)
+        out[str(level)] = round(float(inv[1] - inv[0]), 4)
+    return out
+
+
+def remap_levels(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Move each draw of every margin of ``x (draws, ...)`` from its level τ to the old
+    distribution's quantile at ``Q(τ)`` (``q`` = Q on :data:`LEVELS`).
+
+    A draw of rank ``r`` (0-based, of n) sits at level ``τ = (r + ½)/n`` and quantile
+    position ``r``; level ``Q(τ)`` sits at position ``Q(τ)·n − ½`` (linear interpolation
+    between order statistics, clipped to the sample range). With the identity ``Q`` every draw
+    stays exactly where it is.
+    """
+    n = x.shape[0]
+    order = np.argsort(x, axis=0, kind="stable")
+    xs = np.take_along_axis(x, order, axis=0)
+    tau = (np.arange(n) + 0.5) / n
+    pos = np.clip(np.interp(tau, LEVELS, q) * n - 0.5, 0, n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = (pos - lo).reshape((n,) + (1,) * (x.ndim - 1))
+    moved = xs[lo] * (1 - frac) + xs[hi] * frac
+    out = np.empty_like(moved)
+    np.put_along_axis(out, order, moved, axis=0)
+    return out
+
+
+def mixture_pit(samples: np.ndarray, weights: np.ndarray, outcome: float) -> float:
+    """PIT of ``outcome`` under the mixture of members' ``samples (members, draws)`` with
+    ``weights``: ``Σ w_i P(X_i ≤ y)``, ties counted half (mid-PIT)."""
+    below = (samples < outcome).mean(axis=1)
+    equal = (samples == outcome).mean(axis=1)
+    return float(np.clip(np.dot(weights, below + 0.5 * equal), 0.0, 1.0))
+
+
+def norm_cdf(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF (for examples and tests)."""
+    from scipy.special import ndtr
+
+    return ndtr(z)

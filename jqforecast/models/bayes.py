@@ -91,12 +91,15 @@ class MultiSeriesModel(Model):
         carries the growth that matters for a short horizon.
     cores : int
         Chains sampled in parallel processes.
-    early_max_treedepth : int, optional
+    early_max_treedepth : int
         Largest NUTS tree depth in the first warm-up iterations (PyMC's default is 8: up to
-        255 leapfrog steps while the step size and mass matrix are still poor). By default 5
-        when any series is sampled non-centred: the warm-up then took 3× fewer steps on the
-        park's groups (revenue fit 10.3 → 6.6 s) with the same ESS. On precise data it stays
-        8: there 5 left one of four seeds of a pooled 3-series fit at bulk ESS 63.
+        255 leapfrog steps while the step size and mass matrix are still poor). At 5 the
+        warm-up took 3× fewer steps on the park's groups (revenue fit 10.3 → 6.6 s) with the
+        same ESS. On M3 (precise data, chunks of 50 series) 8 was slower (benchmark 9.0 →
+        13.1 min) and mixed worse (6 of 16 chunk fits poor, ESS min 30, vs 5 and 59 at 5).
+        Known limit: on a small precise pooled fit (3 series × 12 points) 300 + 300 draws at
+        depth 5 gave bulk ESS 63 in one of four seeds (600 + 600: ≥ 368 in all four); the
+        diagnostics say so when it happens.
     sampler : str
         ``"pymc"`` (default) or another ``nuts_sampler`` PyMC accepts, if installed.
         Measured on the bundled data, nutpie was slower here (numba compilation each fit).
@@ -121,7 +124,7 @@ class MultiSeriesModel(Model):
         priors: dict | None = None,
         seed: int = 0,
         max_points: int | None = None,
-        early_max_treedepth: int | None = None,
+        early_max_treedepth: int = 5,
     ):
         self.draws = draws
         self.tune = tune
@@ -359,7 +362,7 @@ def fit_jointly(
             init=settings.init,
             random_seed=settings.seed,
             **(
-                {"nuts": {"early_max_treedepth": _early_depth(arrays)}}
+                {"nuts": {"early_max_treedepth": settings.early_max_treedepth}}
                 if settings.sampler == "pymc"
                 else {}
             ),
@@ -462,18 +465,6 @@ def _target_accept(model: MultiSeriesModel, y: np.ndarray, noise: np.ndarray) ->
         return model.target_accept
     gaussian = isinstance(model, HierarchicalGrowth)
     return 0.95 if precise_series(y, noise, gaussian).all() else 0.99
-
-
-def _early_depth(arrays: list[tuple[MultiSeriesModel, np.ndarray, np.ndarray]]) -> int:
-    """Warm-up tree depth for a joint fit of ``(model, y, noise)`` jobs: the first job's
-    ``early_max_treedepth``, else 5 if any series is sampled non-centred, else 8."""
-    chosen = arrays[0][0].early_max_treedepth
-    if chosen is not None:
-        return chosen
-    noisy = any(
-        not precise_series(y, n, isinstance(m, HierarchicalGrowth)).all() for m, y, n in arrays
-    )
-    return 5 if noisy else 8
 
 
 def _filled(row: np.ndarray) -> np.ndarray:

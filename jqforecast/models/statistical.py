@@ -157,6 +157,12 @@ class DampedDrift(RandomWalkDrift):
 class _StateSpace(Model):
     """Shared simulate for statsmodels results objects with ``simulate(anchor="end")``."""
 
+    def _set_scale(self, n: int, k: int) -> None:
+        """Residual-scale corrections for ``k`` parameters fitted to ``n`` values: the dof
+        inflation and the degrees of freedom of the per-path scale draw."""
+        self.inflation_ = _dof_inflation(n, k)
+        self.dof_ = float(max(n - k, 1))
+
     def _simulate_results(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
         self._check_fitted()
         with _quiet():
@@ -202,8 +208,7 @@ class DampedETS(_StateSpace):
                 initial_trend=float(np.mean(np.diff(y[:4]))),
             )
             self.results_ = model.fit(disp=False)
-        self.inflation_ = _dof_inflation(len(y), 5)
-        self.dof_ = float(max(len(y) - 5, 1))
+        self._set_scale(len(y), 5)
         return self
 
 
@@ -236,8 +241,7 @@ class AutoARIMA(_StateSpace):
         if best is None:
             raise ValueError("no ARIMA order could be fitted")
         _, self.order_, self.results_, k = best
-        self.inflation_ = _dof_inflation(n - 1, k)
-        self.dof_ = float(max(n - 1 - k, 1))
+        self._set_scale(n - 1, k)
         return self
 
 
@@ -258,9 +262,7 @@ class LocalLinearTrend(_StateSpace):
         y = self._check_history(history)
         with _quiet():
             self.results_ = UnobservedComponents(y, level="local linear trend").fit(disp=False)
-        n = int(np.isfinite(y).sum())
-        self.inflation_ = _dof_inflation(n, 3)
-        self.dof_ = float(max(n - 3, 1))
+        self._set_scale(int(np.isfinite(y).sum()), 3)
         return self
 
 

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.special import ndtr as norm_cdf
 
 from jqforecast.models.calibration import (
     LEVELS,
     PITCalibration,
     mixture_pit,
-    norm_cdf,
     remap_levels,
 )
 

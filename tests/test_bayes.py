@@ -156,3 +156,32 @@ def test_precise_and_noisy_series_in_one_group_keep_their_own_paths():
     assert np.abs(x[0] - estimate).mean() < 0.3  # noisy data: near, not on, the points
     assert abs(x[0].mean() - x[1].mean() - 4) < 0.5  # columns not swapped
     assert fit.diagnostics_["ok"], fit.diagnostics_
+
+
+def test_own_nuts_step_gives_the_draws_pm_sample_would():
+    """fit_jointly builds the NUTS step itself (skipping pm.sample's step assignment); the
+    draws must be those PyMC's own path gives for the same seed and settings."""
+    import pymc as pm
+
+    frame = pd.DataFrame({"a": [1.0, 1.08, 1.2, 1.26, 1.37]}, index=range(2019, 2024))
+    model = HierarchicalGrowth(seed=3, draws=40, tune=40, cores=1, target_accept=0.9)
+    ours = model.clone().fit(frame).idata_.posterior["mu0"].values
+    y = frame.to_numpy().T
+    with model.build(y, np.zeros_like(y), list(frame.index), ["a"]):
+        theirs = (
+            pm.sample(
+                draws=40,
+                tune=40,
+                chains=model.chains,
+                cores=1,
+                target_accept=0.9,
+                init=model.init,
+                random_seed=3,
+                nuts={"early_max_treedepth": model.early_max_treedepth},
+                progressbar=False,
+                compute_convergence_checks=False,
+            )
+            .posterior["mu0"]
+            .values
+        )
+    np.testing.assert_array_equal(ours, theirs)

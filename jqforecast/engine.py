@@ -746,10 +746,12 @@ def _member_group_paths(
     grid: list[int],
     draws: int,
     seed: int,
+    key: tuple | None = None,
 ) -> np.ndarray:
     """One member's paths (draws, series, grid) for a group; valid after each last year.
 
-    A multi-series member arrives fitted (jointly with the other groups); single-series
+    A multi-series member arrives fitted (jointly with the other groups) and simulates from
+    the random stream ``key`` (default: the group's metric and the member's name); single-series
     members are fitted here, series by series.
     """
     out = np.full((draws, len(group), len(grid)), np.nan)
@@ -757,7 +759,8 @@ def _member_group_paths(
         years = model.years_
         end = years[-1]
         horizon = max(grid) - end
-        paths = model.simulate(max(horizon, 0), draws, _rng(seed, group[0].metric, model.name))
+        stream = _rng(seed, *(key or (group[0].metric, model.name)))
+        paths = model.simulate(max(horizon, 0), draws, stream)
         all_years = list(years) + list(range(end + 1, end + 1 + max(horizon, 0)))
         paths = paths[:, :, [all_years.index(y) for y in grid]]
         for k, s in enumerate(group):

@@ -24,8 +24,8 @@ from jqforecast.backtest import metrics as M
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import (
     SeriesData,
-    _envelope,
     _group_frames,
+    _member_group_paths,
     _rng,
     learn_weights,
     resolve_models,
@@ -115,10 +115,9 @@ def bayes_samples(
         group = [_series_data(ids[i], histories[i], Kind.LEVEL) for i in chunk]
         frame, noise = _group_frames(group)  # log scale, every series ending at year 0
         model = HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS).fit(frame, noise)
-        paths = model.simulate(horizon, draws, _rng(seed, "bayes", start))[:, :, -horizon:]
-        for k, s in enumerate(group):  # bounded like every member (engine._envelope)
-            last = float(s.history.iloc[-1])
-            out[s.id] = _envelope(paths[:, k, :], last, np.arange(1, horizon + 1))
+        grid = list(range(1, horizon + 1))
+        paths = _member_group_paths(model, group, grid, draws, seed, key=("bayes", start))
+        out.update({s.id: paths[:, k, :] for k, s in enumerate(group)})
         diagnostics.append(model.diagnostics_)
     return out, diagnostics
 

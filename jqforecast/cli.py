@@ -200,7 +200,8 @@ def run_command(
     points reports/latest at the run.
 
     Exit codes: 0 success; 1 invalid input data; 2 model failure or poor MCMC convergence
-    (R-hat > 1.05, ESS < 100, divergences; --on-poor-convergence warn records them instead);
+    (R-hat > 1.05, ESS < 100, divergences, after one automatic stricter refit;
+    --on-poor-convergence warn records them instead);
     3 output error or another run holds the lock. A failed run leaves reports/latest untouched.
     """
     from jqforecast.pipeline.progress import StageProgress

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -630,7 +631,7 @@ def _fit_multi_series(
         if not getattr(m, "multi_series", False):
             continue
         try:
-            (model,) = fit_jointly([(m.clone().set_params(seed=seed), *_group_frames(group))])
+            model = _fit_with_retry(m.clone().set_params(seed=seed), _group_frames(group))
         except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
             for s in group:
                 skipped[s.id][m.name] = f"fit failed: {err}"
@@ -638,6 +639,28 @@ def _fit_multi_series(
         diagnostics[f"{m.name}:{group[0].metric}"] = model.diagnostics_
         fitted[m.name] = model
     return fitted
+
+
+def _fit_with_retry(model: MultiSeriesModel, frames: tuple) -> MultiSeriesModel:
+    """Fit ``model``; if its MCMC diagnostics are poor, fit once more with
+    :meth:`~jqforecast.models.bayes.MultiSeriesModel.stricter` settings and keep that.
+
+    Measured on the bundled data over 22 seeds at the default settings: 2 of 88 group fits
+    had one divergence (seed 19: PCT filings and R&D intensity), which alone makes
+    ``jqforecast run`` exit 2. The second attempt costs time only then; its diagnostics
+    carry the first attempt's under ``"first_attempt"``, and a warning is raised only when
+    it too is poor (the first attempt's warning is held back).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        (first,) = fit_jointly([(model, *frames)])
+    if first.diagnostics_["ok"]:
+        return first
+    (second,) = fit_jointly([(first.stricter(), *frames)])
+    second.diagnostics_["first_attempt"] = {
+        k: v for k, v in first.diagnostics_.items() if k != "first_attempt"
+    }
+    return second
 
 
 @dataclass

@@ -185,3 +185,24 @@ def test_own_nuts_step_gives_the_draws_pm_sample_would():
             .values
         )
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_poor_fit_is_retried_once_with_stricter_settings():
+    """20 + 20 draws cannot reach the ESS threshold: the engine refits once with twice the
+    draws and warm-up and half the rejection rate, keeps the second fit, records the first
+    attempt's diagnostics, and warns once (for the second fit only)."""
+    import warnings
+
+    from jqforecast.engine import _fit_with_retry
+
+    frame = pd.DataFrame({"a": [1.0, 1.08, 1.2, 1.26, 1.37]}, index=range(2019, 2024))
+    model = HierarchicalGrowth(seed=0, draws=20, tune=20, cores=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = _fit_with_retry(model, (frame, None))
+    assert (fit.draws, fit.tune) == (40, 40)
+    assert fit.target_accept == pytest.approx(0.975)  # precise data: 0.95 first
+    assert fit.diagnostics_["first_attempt"]["ok"] is False
+    assert fit.idata_.posterior.sizes["draw"] == 40
+    poor = [w for w in caught if "poor convergence" in str(w.message)]
+    assert len(poor) == (0 if fit.diagnostics_["ok"] else 1)

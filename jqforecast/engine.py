@@ -652,7 +652,7 @@ def _fit_with_retry(model: MultiSeriesModel, frames: tuple) -> MultiSeriesModel:
     it too is poor (the first attempt's warning is held back).
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", "[^:]*: poor convergence", RuntimeWarning)
         (first,) = fit_jointly([(model, *frames)])
     if first.diagnostics_["ok"]:
         return first

@@ -286,3 +286,31 @@ def test_bayesian_members_alone_take_all_the_weight_without_backtests():
     weights, info = learn_weights(prepare(data), [HierarchicalGrowth()], seed=0)
     assert weights == {"bayes_growth": 1.0}
     assert "calibration" not in info  # nothing was backtested, nothing to recalibrate
+
+
+def test_theta_matches_statsmodels_theta_model_or_finds_a_smaller_error():
+    """Theta computes statsmodels' ThetaModel estimator directly: on simulated series its α
+    is statsmodels' (to 1e-3, forecasts to 1e-3) or gives a strictly smaller sum of squared
+    one-step errors (statsmodels' L-BFGS can stop in a local optimum)."""
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    from jqforecast.models.statistical import Theta, _ses_run
+
+    rng = np.random.default_rng(11)
+    agree = 0
+    for _ in range(40):
+        n = int(rng.integers(6, 30))
+        y = np.cumsum(rng.normal(0.05, rng.uniform(0.02, 0.3), n)) + 0.1 * rng.standard_normal(n)
+        ours = Theta().fit(pd.Series(y))
+        ref = ThetaModel(y, period=1, deseasonalize=False).fit()
+        alpha_ref = float(ref.params["alpha"])
+        if abs(ours.alpha_ - alpha_ref) < 1e-3:
+            agree += 1
+            expected = np.asarray(ref.forecast(4, theta=2))
+            got = ours.simulate(4, 20000, np.random.default_rng(0)).mean(axis=0)
+            sd = np.sqrt(ours.sigma2_ * 4)  # Monte Carlo error bound of the path mean
+            assert np.abs(got - expected).max() < 1e-3 + 4 * sd / np.sqrt(20000)
+        else:
+            sse = _ses_run(y, np.array([ours.alpha_, alpha_ref]))[0]
+            assert sse[0] < sse[1]
+    assert agree >= 30  # mostly the same optimum

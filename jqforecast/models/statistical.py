@@ -18,7 +18,6 @@ from typing import Self
 import numpy as np
 import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
@@ -269,9 +268,15 @@ class LocalLinearTrend(_StateSpace):
 class Theta(Model):
     """The Theta method (SES with drift, Hyndman & Billah 2003), simulated exactly.
 
-    statsmodels' ``ThetaModel`` gives the point forecast and the SES parameters; paths are
-    ``ŷ_h + Σ_{j<h} α ε_j + ε_h`` with ``ε ~ N(0, σ²)``, the SES error structure, and the
-    drift drawn from its sampling distribution.
+    The estimates are those of statsmodels' ``ThetaModel(period=1).fit()`` (OLS trend slope
+    ``b0``; SES with the initial level known, ``ℓ₀ = y₀``, and α maximising the Gaussian
+    likelihood, i.e. minimising the one-step squared errors; forecast
+    ``ℓ_n + b0/2 · (h − 1 + 1/α − (1−α)ⁿ/α)``), computed directly: statsmodels fits the SES
+    as a state-space model by L-BFGS with numerical gradients, 14 of the 16 ms a series took
+    (5.0 s for M3's 645); here α is searched on a grid, all candidates at once, and refined
+    by bounded Brent (the forecasts agree with statsmodels' to ~1e-4 on M3; see the tests).
+    Paths are ``ŷ_h + Σ_{j<h} α ε_j + ε_h`` with ``ε ~ N(0, σ²)``, the SES error structure,
+    and the drift drawn from its sampling distribution.
     """
 
     name = "theta"
@@ -283,13 +288,14 @@ class Theta(Model):
     def fit(self, history: pd.Series) -> Self:
         y = self._check_history(history)
         n = len(y)
-        with _quiet():
-            self.results_ = ThetaModel(y, period=1, deseasonalize=False).fit()
-        self.alpha_ = float(np.clip(self.results_.params["alpha"], 1e-4, 1.0))
-        # statsmodels' `sigma2` refits an ARIMA(0,1,1) (about 0.3 s a series, most of the
-        # Theta time on M3); the one-step errors of the fitted SES with half the trend slope
-        # (the theta = 2 drift) estimate the same innovation variance directly.
-        b0 = float(self.results_.params["b0"])
+        t = np.arange(n)
+        self.b0_ = float(np.polyfit(t, y, 1)[0])
+        self.alpha_ = _ses_alpha(y)
+        self.level_ = float(_ses_run(y, np.array([self.alpha_]))[1][0])
+        # statsmodels' `sigma2` refits an ARIMA(0,1,1) (about 0.3 s a series); the one-step
+        # errors of the fitted SES with half the trend slope (the theta = 2 drift) estimate
+        # the same innovation variance directly.
+        b0 = self.b0_
         level, errors = y[0], []
         for value in y[1:]:
             errors.append(value - level - b0 / 2)
@@ -301,8 +307,9 @@ class Theta(Model):
 
     def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
         self._check_fitted()
-        with _quiet():
-            mean = np.asarray(self.results_.forecast(horizon, theta=2)).reshape(1, horizon)
+        a, h = self.alpha_, np.arange(1, horizon + 1)
+        trend = h - 1 + 1 / a - (1 - a) ** self.n_ / a
+        mean = (self.level_ + self.b0_ / 2 * trend).reshape(1, horizon)
         sd = np.sqrt(self.sigma2_)
         eps = sd * rng.standard_normal((draws, horizon))
         carried = np.cumsum(eps, axis=1) - eps  # Σ_{j<h} ε_j
@@ -310,6 +317,39 @@ class Theta(Model):
         slope_sd = sd * np.sqrt(12.0 / (self.n_ * (self.n_**2 - 1)))
         drift = slope_sd * rng.standard_normal((draws, 1)) * np.arange(1, horizon + 1)
         return mean + self.alpha_ * carried + eps + drift
+
+
+def _ses_run(y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Simple exponential smoothing from ``ℓ₀ = y₀`` for every α in ``alphas`` at once:
+    the sums of squared one-step errors and the final levels."""
+    level = np.full(len(alphas), float(y[0]))
+    sse = np.zeros(len(alphas))
+    for value in y[1:]:
+        error = value - level
+        sse += error**2
+        level = level + alphas * error
+    return sse, level
+
+
+def _ses_alpha(y: np.ndarray, low: float = 1e-4) -> float:
+    """The α in [low, 1] minimising the SES one-step squared errors: best of a 101-point grid,
+    refined by bounded Brent within one grid step either side.
+
+    Examples
+    --------
+    >>> y = np.array([1.0, 1.0, 1.0, 5.0, 5.0, 5.0])  # a level shift: follow it at once
+    >>> round(_ses_alpha(y), 3)
+    1.0
+    """
+    from scipy.optimize import minimize_scalar
+
+    grid = np.linspace(low, 1.0, 101)
+    best = int(np.argmin(_ses_run(y, grid)[0]))
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    found = minimize_scalar(
+        lambda a: _ses_run(y, np.array([a]))[0][0], bounds=(lo, hi), method="bounded"
+    )
+    return float(found.x if found.fun <= _ses_run(y, grid[best : best + 1])[0][0] else grid[best])
 
 
 STATISTICAL_MODELS: tuple[type[Model], ...] = (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 
 import pandas as pd
 import pytest
@@ -127,11 +129,50 @@ def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
 
 def test_lock_blocks_a_second_run_and_clears_stale(tmp_path):
     lock = tmp_path / ".lock"
-    with Lock(lock), pytest.raises(RunLocked):
+    with Lock(lock), pytest.raises(RunLocked, match=str(os.getpid())):
         run(out=tmp_path, draws=50, quick=True)
-    lock.write_text("999999999")  # a pid that does not exist: stale
+    lock.write_text("999999999")  # left by a killed run: its lock died with it
     assert run(out=tmp_path, draws=50, quick=True).exit_code == 0
-    assert not lock.exists()
+    assert lock.read_text() == ""  # released
+
+
+def _hold_lock(path, barrier, results):
+    barrier.wait()  # every process tries at the same moment
+    try:
+        with Lock(path):
+            results.put("ran")
+            time.sleep(1.0)
+    except RunLocked:
+        results.put("locked")
+
+
+def test_concurrent_runs_do_not_both_proceed(tmp_path):
+    """Six processes try to take the lock at once, twice over: exactly one runs each time."""
+    ctx = multiprocessing.get_context("fork")
+    for _ in range(2):
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        procs = [
+            ctx.Process(target=_hold_lock, args=(tmp_path / ".lock", barrier, results))
+            for _ in range(6)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        outcomes = sorted(results.get(timeout=5) for _ in procs)
+        assert outcomes == ["locked"] * 5 + ["ran"]
+
+
+def test_a_killed_run_does_not_block_the_next(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(1), ctx.Queue()
+    holder = ctx.Process(target=_hold_lock, args=(tmp_path / ".lock", barrier, results))
+    holder.start()
+    assert results.get(timeout=10) == "ran"
+    holder.kill()
+    holder.join()
+    with Lock(tmp_path / ".lock"):
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
 
 
 def test_changes_table_compares_with_previous_run(tmp_path):

@@ -72,45 +72,42 @@ class RunResult:
     stages: list[tuple[str, float]] = field(default_factory=list)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Lock:
-    """An exclusive lock file holding the owner's pid; stale locks are detected and cleared."""
+    """An exclusive lock on a file (``fcntl.flock``), which names the holder's pid.
+
+    The kernel holds the lock for the open file and drops it when the holder exits or is
+    killed, so a killed run never blocks the next one and there is no stale-lock guessing.
+    (The earlier pid-file lock had two races: a second run could read the file between its
+    creation and the pid being written, take it for stale and delete it; and two runs
+    clearing the same stale lock could delete each other's fresh one. Both then ran.)
+    The file stays in place and is emptied on release.
+    """
 
     def __init__(self, path: Path):
         self.path = path
+        self._fd: int | None = None
 
     def __enter__(self) -> Lock:
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _pid_alive(pid):
-                    raise RunLocked(
-                        f"another jqforecast run (pid {pid}) holds {self.path}"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its owner is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            return self
-        raise RunLocked(f"could not take {self.path}")
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunLocked(f"another jqforecast run (pid {holder}) holds {self.path}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
 
     def __exit__(self, *exc) -> None:
-        self.path.unlink(missing_ok=True)
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing the file releases the flock
+            self._fd = None
 
 
 def _versions() -> dict[str, str]:

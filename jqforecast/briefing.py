@@ -169,7 +169,8 @@ def _markup(html: str):
 
 
 def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
-    """``briefing.pptx``: title, summary, one slide per modelled target, data & method."""
+    """``briefing.pptx``: title, summary, one slide per modelled target, the scenario
+    comparison and the sensitivity tornado (when the run drew them), data & method."""
     from pptx import Presentation
     from pptx.util import Inches, Pt
 
@@ -233,6 +234,9 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         ]
         label = getattr(row, f"label_{lang}")
         picture_slide(f"{label} — {getattr(row, f'verdict_{lang}')}", chart, bullets)
+    for stem, heading in (("scenarios", w["scenarios"]), ("tornado", w["sens"])):
+        if (run_dir / "charts" / f"{stem}.png").exists():
+            picture_slide(heading, run_dir / "charts" / f"{stem}.png")
 
     appendix = new_slide(1)
     appendix.shapes.title.text = w["data"]

@@ -88,7 +88,9 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
 
     deck = Presentation(str(latest / "briefing.pptx"))
     modelled = (targets["kind"] == "modelled").sum()
-    assert len(deck.slides) == 1 + 1 + modelled + 1  # title, summary, targets, appendix
+    extra = sum((latest / "charts" / f"{c}.png").exists() for c in ("scenarios", "tornado"))
+    # title, summary, targets, scenario comparison / tornado when drawn, appendix
+    assert len(deck.slides) == 1 + 1 + modelled + extra + 1
     texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
     assert any("P(hit)" in t or "达成概率" in t for t in texts)
     for slide in deck.slides:  # every shape visible on the 16:9 slide, none collapsed
@@ -202,3 +204,25 @@ def test_full_default_run_with_bayesian_members(tmp_path):
     assert all(d["ok"] for d in diagnostics.values())
     weights = manifest["models"]["weights"]
     assert weights["bayes_growth"] > 0 and weights["bayes_count"] > 0
+
+
+def test_scenarios_file_gives_scenario_chart_in_report_and_deck(tmp_path):
+    """With lever sets (the shipped example), P(hit) per scenario is charted, embedded in
+    report.html and on a slide, next to the baseline."""
+    from pathlib import Path
+
+    from pptx import Presentation
+
+    example = Path(__file__).parents[1] / "reports" / "scenarios.example.yaml"
+    result = run(out=tmp_path, draws=300, seed=0, quick=True, scenarios_file=example)
+    assert result.exit_code == 0, result.error
+    table = pd.read_csv(result.run_dir / "scenarios.csv")
+    assert table["scenario"].nunique() > 1 and "baseline" in set(table["scenario"])
+    charts = result.run_dir / "charts"
+    assert (charts / "scenarios.png").stat().st_size > 10_000
+    assert (charts / "scenarios.svg").exists()
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64") >= len(list(charts.glob("*.png")))
+    deck = Presentation(result.run_dir / "briefing.pptx")
+    pictures = sum(shape.shape_type == 13 for slide in deck.slides for shape in slide.shapes)
+    assert pictures >= len(list(charts.glob("*.png")))

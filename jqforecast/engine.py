@@ -657,9 +657,7 @@ def _fit_with_retry(model: MultiSeriesModel, frames: tuple) -> MultiSeriesModel:
     if first.diagnostics_["ok"]:
         return first
     (second,) = fit_jointly([(first.stricter(), *frames)])
-    second.diagnostics_["first_attempt"] = {
-        k: v for k, v in first.diagnostics_.items() if k != "first_attempt"
-    }
+    second.diagnostics_["first_attempt"] = dict(first.diagnostics_)
     return second
 
 

@@ -274,7 +274,9 @@ class Theta(Model):
     ``ℓ_n + b0/2 · (h − 1 + 1/α − (1−α)ⁿ/α)``), computed directly: statsmodels fits the SES
     as a state-space model by L-BFGS with numerical gradients, 14 of the 16 ms a series took
     (5.0 s for M3's 645); here α is searched on a grid, all candidates at once, and refined
-    by bounded Brent (the forecasts agree with statsmodels' to ~1e-4 on M3; see the tests).
+    by bounded Brent. On M3's 645 yearly series α agrees with statsmodels' to < 0.01 on 637;
+    on the other 8 statsmodels' L-BFGS stopped in a local optimum and this search finds the
+    smaller error sum (see the tests).
     Paths are ``ŷ_h + Σ_{j<h} α ε_j + ε_h`` with ``ε ~ N(0, σ²)``, the SES error structure,
     and the drift drawn from its sampling distribution.
     """
@@ -291,15 +293,14 @@ class Theta(Model):
         t = np.arange(n)
         self.b0_ = float(np.polyfit(t, y, 1)[0])
         self.alpha_ = _ses_alpha(y)
-        self.level_ = float(_ses_run(y, np.array([self.alpha_]))[1][0])
         # statsmodels' `sigma2` refits an ARIMA(0,1,1) (about 0.3 s a series); the one-step
         # errors of the fitted SES with half the trend slope (the theta = 2 drift) estimate
-        # the same innovation variance directly.
-        b0 = self.b0_
+        # the same innovation variance directly. The SES run also gives the final level.
         level, errors = y[0], []
         for value in y[1:]:
-            errors.append(value - level - b0 / 2)
+            errors.append(value - level - self.b0_ / 2)
             level = level + self.alpha_ * (value - level)
+        self.level_ = float(level)
         errors = np.asarray(errors)
         self.sigma2_ = float(errors @ errors / max(len(errors) - 2, 1))
         self.n_ = n

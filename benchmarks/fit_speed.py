@@ -51,7 +51,7 @@ MODELS = [
     "rw_drift",
     "damped_drift",
     "theta",
-    "ets_damped",
+    "ets",
     "arima",
     "local_linear_trend",
     "bayes_growth",

@@ -303,6 +303,13 @@ def benchmark_command(
             help="Include the pooled Bayesian growth member (MCMC, chunks of 50 series).",
         ),
     ] = True,
+    members: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--member",
+            help="Statistical members of the jqforecast ensemble (repeat; default: all).",
+        ),
+    ] = None,
 ) -> None:
     """Backtest jqforecast against Naive, Naive2, RWD, AutoETS, AutoTheta, AutoARIMA.
 
@@ -327,6 +334,7 @@ def benchmark_command(
             draws=draws,
             seed=seed,
             bayes=bayes,
+            members=members,
         )
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[bold red]invalid benchmark input[/]: {exc}")

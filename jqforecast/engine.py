@@ -166,16 +166,27 @@ def _for_model(model: Model, history: pd.Series) -> pd.Series:
 
 
 def _member_paths(
-    model: Model, history: pd.Series, horizon: int, draws: int, rng: np.random.Generator
+    model: Model,
+    history: pd.Series,
+    transform: Transform,
+    horizon: int,
+    draws: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """A member's paths, bounded to a plausible envelope around the last observation.
+    """A member's paths on the unconstrained scale, bounded to a plausible envelope around
+    the last observation. A ``data_scale`` member fits the back-transformed history.
 
     Trend models with a random slope (local linear trend) occasionally simulate explosive
     paths whose exp() dominates every mean-based score; paths are clipped to at most
     :data:`MAX_LOG_CHANGE_PER_YEAR` per year from the last observed value (×2.7 up or ÷2.7
     down a year), far outside any economic series here but a guard against such blow-ups.
     """
-    paths = model.clone().fit(_for_model(model, history)).simulate(horizon, draws, rng)
+    fit_on = _for_model(model, history)
+    if model.data_scale:
+        fit_on = pd.Series(transform.inverse(fit_on.to_numpy(), whole=False), fit_on.index)
+    paths = model.clone().fit(fit_on).simulate(horizon, draws, rng)
+    if model.data_scale:
+        paths = transform.forward(paths)
     last = history.dropna()
     ahead = int(history.index[-1] - last.index[-1])
     return _envelope(paths, float(last.iloc[-1]), ahead + np.arange(1, horizon + 1))
@@ -283,7 +294,14 @@ def backtest_cases(
             steps = [int(y - train.index[-1]) for y in future.index]
             try:
                 sims = [
-                    _member_paths(m, train, max(steps), BACKTEST_DRAWS, _rng(seed, s.id, m.name, k))
+                    _member_paths(
+                        m,
+                        train,
+                        s.transform,
+                        max(steps),
+                        BACKTEST_DRAWS,
+                        _rng(seed, s.id, m.name, k),
+                    )
                     for m in members
                 ]
             except (ValueError, np.linalg.LinAlgError) as err:
@@ -793,7 +811,9 @@ def _member_group_paths(
         horizon = max(grid) - s.last_year
         if horizon <= 0:
             continue
-        p = _member_paths(model, s.history, horizon, draws, _rng(seed, s.id, model.name))
+        p = _member_paths(
+            model, s.history, s.transform, horizon, draws, _rng(seed, s.id, model.name)
+        )
         for i, y in enumerate(grid):
             if y > s.last_year:
                 out[:, k, i] = p[:, y - s.last_year - 1]

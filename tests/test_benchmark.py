@@ -150,3 +150,30 @@ def test_dask_backend_gives_the_same_numbers(tmp_path):
     for m in ("theta", "rw_drift"):
         assert dask["models"][m]["smape"] == local["models"][m]["smape"]
         assert dask["models"][m]["crps_scaled"] == local["models"][m]["crps_scaled"]
+
+
+@pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
+def test_ensemble_members_can_be_chosen(tmp_path):
+    """Only the chosen members are backtested and mixed (the fast statistical ensemble);
+    a member name the harness does not know is a clear error."""
+    from jqforecast.backtest.benchmark import run_benchmark
+
+    tr, te = _slice(tmp_path, n=6)
+    chosen = ["theta", "damped_drift"]
+    result = run_benchmark(
+        tr,
+        te,
+        6,
+        tmp_path / "out",
+        jobs=1,
+        draws=100,
+        models=["jqforecast"],
+        bayes=False,
+        members=chosen,
+    )
+    assert result["members"] == chosen
+    assert set(result["weights"]) == set(chosen)
+    assert len(result["weights_info"]["crps_members"]) == len(chosen)
+    assert "jqforecast" in result["models"]
+    with pytest.raises(ValueError, match="unknown ensemble members.*'nope'"):
+        run_benchmark(tr, te, 6, tmp_path / "bad", members=["theta", "nope"], bayes=False)

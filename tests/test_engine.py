@@ -13,9 +13,9 @@ from jqforecast.data import validate
 from jqforecast.engine import forecast, resolve_models
 from jqforecast.models.base import NotFittedError, TooShortError
 from jqforecast.models.statistical import (
+    ETS,
     AutoARIMA,
     DampedDrift,
-    DampedETS,
     LocalLinearTrend,
     RandomWalkDrift,
     Theta,
@@ -63,9 +63,7 @@ def _coverage(model_cls, n_series=150, n=12, horizon=2, seed=42):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "model_cls", [RandomWalkDrift, LocalLinearTrend, DampedETS, AutoARIMA, Theta]
-)
+@pytest.mark.parametrize("model_cls", [RandomWalkDrift, LocalLinearTrend, ETS, AutoARIMA, Theta])
 def test_interval_coverage_on_known_process(model_cls):
     # 300 forecasts; binomial sd of a coverage rate near 0.8 is ~0.023 (but horizons within a
     # series are correlated), so ±0.07 is a ~2.5-sigma tolerance.
@@ -128,7 +126,9 @@ def test_series_order_does_not_change_results():
     assert a.equals(b)
 
 
-def test_data_types_are_respected():
+@pytest.mark.parametrize("models", ["statistical", ["ets"]])
+def test_data_types_are_respected(models):
+    """Also for a member fitted on the data scale (ETS), whose paths can leave the range."""
     data = pd.concat(
         [
             _table(
@@ -144,9 +144,8 @@ def test_data_types_are_respected():
             _table("revenue", "ic", range(2015, 2024), np.geomspace(10, 1, 9), "亿元"),
         ]
     )
-    fc = forecast(
-        validate(data, warn=False), years=(2024, 2025, 2026), draws=2000, models="statistical"
-    )
+    fc = forecast(validate(data, warn=False), years=(2024, 2025, 2026), draws=2000, models=models)
+    assert set(fc.meta["weights"]) >= set(models if isinstance(models, list) else [])
     counts = fc.paths.sel(series="pct_filings/park_total").values
     assert (counts >= 0).all() and (counts == np.round(counts)).all()
     ratio = fc.paths.sel(series="rd_intensity/park_total").values
@@ -228,7 +227,7 @@ def test_short_series_take_reference_weights():
     assert provenance["series"] >= 100 and len(provenance["sha256"]) == 64
     assert fc.meta["weights"] == reference
     # members that cannot forecast series this short are not in the reference
-    assert reference["arima"] == 0.0 and reference["ets_damped"] == 0.0
+    assert reference["arima"] == 0.0 and reference["ets"] == 0.0
     # and the quantile recalibration learned with them comes along
     assert fc.meta["calibration"]["source"].startswith("reference")
     assert fc.meta["calibration"]["maps"], fc.meta["calibration"]
@@ -314,3 +313,66 @@ def test_theta_matches_statsmodels_theta_model_or_finds_a_smaller_error():
             sse = _ses_run(y, np.array([ours.alpha_, alpha_ref]))[0]
             assert sse[0] < sse[1]
     assert agree >= 30  # mostly the same optimum
+
+
+@pytest.mark.parametrize(
+    ("form", "damped"),
+    [("AAN", False), ("AAN", True), ("ANN", None), ("MNN", None), ("MAN", True)],
+)
+def test_ets_paths_have_the_fitted_models_distribution(form, damped):
+    """ETS takes statsforecast's AutoETS estimate and simulates it itself (vectorised, our
+    generator). Without the parameter-uncertainty widening its paths must have the fitted
+    model's predictive distribution: for additive errors the closed form (Hyndman et al.
+    2008, class 1: mean ℓ + (φ + … + φʰ) b, variance σ² (1 + Σ_{j<h} (α + β φ_j)²)), for
+    multiplicative errors (skewed, no closed form) statsforecast's own simulator. (Not
+    statsforecast's point forecasts: 2.1.1 sums the damping as 2φ at h = 2, statsforecast
+    PR #1219.) Then the widened paths: wider, same median."""
+    from statsforecast.models import AutoETS
+
+    rng = np.random.default_rng(7)
+    y = 100 + np.cumsum(6.0 * 0.9 ** np.arange(14) + 3.0 * rng.standard_normal(14))
+    ours = ETS(form, damped, parameter_uncertainty=False).fit(pd.Series(y))
+    assert ours.components_ == form[:2] + ("d" if damped else "")
+    ref_model = AutoETS(model=form, damped=damped)
+    ref_model.fit(y)
+    assert ours.alpha_ == pytest.approx(ref_model.model_["par"][0])
+    draws, q = 40000, np.array([0.1, 0.5, 0.9])
+    got = np.quantile(ours.simulate(4, draws, np.random.default_rng(0)), q, axis=0)
+    if form[0] == "A":
+        ref = _ets_closed_form(ours, q)
+        assert ref[1, 0] == pytest.approx(ref_model.predict(h=1)["mean"][0])
+    else:
+        ref = np.quantile(ref_model.simulate(h=4, n_paths=draws, seed=1), q, axis=0)
+    spread = ref[2] - ref[0]
+    # Monte Carlo error of these quantiles is < 1.5 % of the 80 % width at 40 000 draws
+    assert np.abs(got - ref).max() < 0.03 * spread.max(), (got, ref)
+    wide = np.quantile(ETS(form, damped).fit(pd.Series(y)).simulate(4, draws, rng), q, 0)
+    assert (wide[2] - wide[0] > spread).all()
+    assert np.abs(wide[1] - got[1]).max() < 0.05 * spread.max()
+
+
+def _ets_closed_form(m, q):
+    """Quantiles (len(q), 4) of an additive-error ETS's h = 1..4 predictive (class 1)."""
+    from scipy.stats import norm
+
+    h = np.arange(1, 5)
+    phi_sum = np.cumsum(m.phi_**h)  # φ_h = φ + … + φʰ
+    trended = m.components_[1] == "A"
+    mean = m.state_[0] + (m.state_[1] * phi_sum if trended else 0.0)
+    c = m.alpha_ + (m.beta_ * phi_sum[:-1] if trended else np.zeros(3))  # c_j, j = 1..3
+    var = m.sigma_**2 * (1 + np.concatenate([[0.0], np.cumsum(c**2)]))
+    return mean + norm.ppf(q)[:, None] * np.sqrt(var)
+
+
+@pytest.mark.parametrize(("components", "phi"), [("AA", 1.0), ("AAd", 0.85), ("AN", 1.0)])
+def test_ets_recursion_matches_the_closed_form_with_strong_smoothing(components, phi):
+    """Fitted on 14 points AutoETS mostly picks α, β ≈ 0, where the recursion's smoothing
+    terms vanish; set them large to check the simulator itself."""
+    m = ETS(parameter_uncertainty=False)
+    m.components_, m.alpha_, m.beta_, m.phi_ = components, 0.6, 0.3, phi
+    m.state_, m.sigma_ = np.array([100.0, 5.0]), 2.0
+    m.inflation_, m.dof_ = 1.0, 10.0
+    q = np.array([0.1, 0.5, 0.9])
+    got = np.quantile(m.simulate(4, 40000, np.random.default_rng(3)), q, axis=0)
+    ref = _ets_closed_form(m, q)
+    assert np.abs(got - ref).max() < 0.03 * (ref[2] - ref[0]).max(), (got, ref)

@@ -60,6 +60,7 @@ class Task:
     draws: int
     seed: int
     bayes: bool = False  # fit the pooled Bayesian member (and mix it into "jqforecast")
+    members: tuple[str, ...] = JQ_MEMBERS  # the statistical members of "jqforecast"
 
 
 def read_pair(train: str | Path, test: str | Path, max_history: int | None = None):
@@ -130,7 +131,8 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], lis
     """
     warnings.simplefilter("ignore")
     kind = _kind_for(task.histories)
-    members = {m.name: m for m in resolve_models(list(JQ_MEMBERS), task.seed)}
+    wanted = {*task.members, *(m for m in task.models if m in JQ_MEMBERS)}
+    members = {m.name: m for m in resolve_models(sorted(wanted), task.seed)}
     out: dict[str, list] = {name: [] for name in task.models}
     seconds = dict.fromkeys(task.models, 0.0)
     bayes: dict[str, np.ndarray] = {}
@@ -151,7 +153,7 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], lis
                 out[name].append(s.transform.inverse(bayes[str(uid)]))
                 continue
             t0 = time.perf_counter()
-            chosen = list(members.values()) if name == "jqforecast" else [members[name]]
+            chosen = [members[m] for m in task.members] if name == "jqforecast" else [members[name]]
             weights = statistical if name == "jqforecast" else {name: 1.0}
             z = simulate_group([s], chosen, weights, grid, task.draws, task.seed).paths[:, 0, :]
             if name == "jqforecast" and share > 0:
@@ -298,6 +300,7 @@ def run_benchmark(
     weight_series: int = 100,
     dask_client=None,
     bayes: bool = True,
+    members: Sequence[str] | None = None,
 ) -> dict:
     """Run the benchmark and write ``metrics.json``, ``forecasts.csv``, reliability files.
 
@@ -306,7 +309,8 @@ def run_benchmark(
     ``bayes`` (default) the pooled Bayesian growth member runs too (positive data only; see
     :func:`bayes_samples`), is backtested with the others (pooled fits per origin) and takes
     its learned share of the ``jqforecast`` draws, as members do in
-    :func:`jqforecast.forecast`.
+    :func:`jqforecast.forecast`. ``members`` names the statistical members of the
+    ``jqforecast`` ensemble (default: all of :data:`JQ_MEMBERS`); only they are backtested.
     """
     jobs = jobs or os.cpu_count() or 1
     out = Path(out)
@@ -322,6 +326,12 @@ def run_benchmark(
             f"unknown models {sorted(unknown)}; choose from jqforecast, "
             f"{', '.join(JQ_MEMBERS)}, {BAYES}"
         )
+    members = tuple(members or JQ_MEMBERS)
+    if not set(members) <= set(JQ_MEMBERS) or not members:
+        raise ValueError(
+            f"unknown ensemble members {sorted(set(members) - set(JQ_MEMBERS))}; "
+            f"choose from {', '.join(JQ_MEMBERS)}"
+        )
     kind = _kind_for(histories)
     # The Bayesian member models log growth: positive series only. Off with --no-bayes.
     use_bayes = bayes and kind is Kind.LEVEL and ("jqforecast" in jq_models or BAYES in jq_models)
@@ -331,13 +341,13 @@ def run_benchmark(
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(ids), size=min(weight_series, len(ids)), replace=False)
-    members = resolve_models([*JQ_MEMBERS, *([BAYES] if use_bayes else [])], seed)
-    for m in members:  # the Bayesian member is backtested as it forecasts: recent points only
+    learners = resolve_models([*members, *([BAYES] if use_bayes else [])], seed)
+    for m in learners:  # the Bayesian member is backtested as it forecasts: recent points only
         if getattr(m, "multi_series", False):
             m.set_params(max_points=BAYES_POINTS)
     weights, weight_info = learn_weights(
         [_series_data(ids[i], histories[i], kind) for i in pick],
-        members,
+        learners,
         seed,
         horizon,
         backtest_multi=use_bayes,
@@ -346,7 +356,9 @@ def run_benchmark(
 
     size = max(1, int(np.ceil(len(ids) / (jobs * 4))))
     tasks = [
-        Task(list(c_ids), list(c_hist), horizon, jq_models, weights, draws, seed, use_bayes)
+        Task(
+            list(c_ids), list(c_hist), horizon, jq_models, weights, draws, seed, use_bayes, members
+        )
         for c_ids, c_hist in _chunks(ids, histories, size)
     ]
     t0 = time.perf_counter()
@@ -397,6 +409,7 @@ def run_benchmark(
         "seed": seed,
         "jobs": jobs,
         "backend": backend,
+        "members": list(members),
         "weights": weights,
         "weights_info": weight_info,
         "calibration": calibration.to_dict(),

@@ -3,6 +3,9 @@
 ``__init__`` only stores settings; ``fit(history) -> self`` learns and sets attributes ending
 in ``_``; ``simulate(horizon, draws, rng) -> ndarray (draws, horizon)`` returns sample paths
 on the model's (unconstrained) scale for the ``horizon`` years after the last observed one.
+A model with ``data_scale = True`` works on the data scale instead (levels, counts, ratios as
+measured): the driver hands it the back-transformed history and maps its paths to the
+unconstrained scale (values outside the data type's range land on its edge).
 
 ``history`` is a float ``pandas.Series`` indexed by consecutive integer years; missing years
 inside it are ``NaN``. Models that cannot handle gaps say so with ``handles_gaps = False`` and
@@ -32,6 +35,7 @@ class Model:
     name: ClassVar[str] = "model"
     min_points: ClassVar[int] = 3
     handles_gaps: ClassVar[bool] = False
+    data_scale: ClassVar[bool] = False
 
     # scikit-learn style: parameters are the __init__ signature
     @classmethod

@@ -23,22 +23,24 @@ class Transform:
     kind: Kind
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Data scale → unconstrained scale."""
+        """Data scale → unconstrained scale (values outside the type's range, as a data-scale
+        model's paths can reach, land on its edge)."""
         x = np.asarray(x, dtype=float)
         if self.kind is Kind.RATIO:
             p = np.clip(x, _EPS, 1 - _EPS)
             return np.log(p) - np.log1p(-p)
         if self.kind in (Kind.COUNT, Kind.FLOW):
-            return np.log(x + 0.5)
+            return np.log(np.maximum(x, 0.0) + 0.5)
         return np.log(np.maximum(x, _EPS))
 
-    def inverse(self, z: np.ndarray) -> np.ndarray:
-        """Unconstrained scale → data scale (counts rounded to whole, non-negative numbers)."""
+    def inverse(self, z: np.ndarray, whole: bool = True) -> np.ndarray:
+        """Unconstrained scale → data scale (counts rounded to whole, non-negative numbers
+        unless ``whole=False``, which gives the continuous value a data-scale model fits)."""
         z = np.asarray(z, dtype=float)
         if self.kind is Kind.RATIO:
             return 1.0 / (1.0 + np.exp(-z))
-        if self.kind is Kind.COUNT:
+        if self.kind is Kind.COUNT and whole:
             return np.maximum(np.round(np.exp(z) - 0.5), 0.0)
-        if self.kind is Kind.FLOW:
+        if self.kind in (Kind.COUNT, Kind.FLOW):
             return np.maximum(np.exp(z) - 0.5, 0.0)
         return np.exp(z)

@@ -12,8 +12,9 @@ import json
 import logging
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +227,13 @@ def _origins(
     return out
 
 
+Mapper = Callable[[Callable, Iterable], Iterable]
+"""``map``-like: apply a picklable function to each item (the builtin ``map`` runs in
+process; ``ProcessPoolExecutor.map`` or a Dask client's map spread backtests over cores or
+machines). Every backtest draw comes from a stream keyed by series, member and origin, so
+the results do not depend on the mapper."""
+
+
 def _multi_backtest_paths(
     series: list[SeriesData],
     members: list[Model],
@@ -233,36 +241,75 @@ def _multi_backtest_paths(
     horizon: int,
     min_points: int,
     recent: bool = False,
+    mapper: Mapper = map,
 ) -> dict[tuple[str, int], list[np.ndarray]]:
     """Multi-series members' paths at every backtest origin: ``(series id, k) → [paths
     (draws, steps) per member]``. One pooled fit per origin, member and metric group (in
     chunks of :data:`MULTI_CHUNK` series), so backtesting costs a few MCMC runs, not one per
-    series."""
-    out: dict[tuple[str, int], list[np.ndarray]] = {}
+    series; the fits are independent jobs for ``mapper``."""
     origins = {s.id: _origins(s, horizon, min_points, recent) for s in series}
+    jobs = []
     for k in range(1, BACKTEST_ORIGINS + 1):
         trains = {s.id: o[1] for s in series for o in origins[s.id] if o[0] == k}
         for metric in sorted({s.metric for s in series}):
             group = [s for s in series if s.metric == metric and s.id in trains]
             for c in range(0, len(group), MULTI_CHUNK):
                 chunk = group[c : c + MULTI_CHUNK]
-                frame = pd.DataFrame({s.id: trains[s.id] for s in chunk}).sort_index()
-                noise = pd.DataFrame({s.id: s.noise.reindex(frame.index) for s in chunk})
-                end = int(frame.index[-1])
-                steps = horizon + end - min(int(trains[s.id].index[-1]) for s in chunk)
-                for m in members:
-                    job = (m.clone().set_params(seed=seed, cores=1), frame, noise)
-                    (fitted,) = fit_jointly([job])
-                    paths = fitted.simulate(steps, BACKTEST_DRAWS, _rng(seed, m.name, k, c))
-                    years = fitted.years_ + list(range(end + 1, end + 1 + steps))
-                    for j, s in enumerate(chunk):
-                        train = trains[s.id].dropna()
-                        last = int(train.index[-1])
-                        cols = [years.index(last + h) for h in range(1, horizon + 1)]
-                        bounded = _envelope(
-                            paths[:, j, cols], float(train.iloc[-1]), np.arange(1, horizon + 1)
-                        )
-                        out.setdefault((s.id, k), []).append(bounded)
+                jobs += [
+                    (m, k, c, chunk, {s.id: trains[s.id] for s in chunk}, seed, horizon)
+                    for m in members
+                ]
+    out: dict[tuple[str, int], list[np.ndarray]] = {}
+    for job, paths in zip(jobs, mapper(_pooled_backtest_fit, jobs), strict=True):
+        k = job[1]
+        for sid, bounded in paths.items():  # members in order: jobs list them per chunk
+            out.setdefault((sid, k), []).append(bounded)
+    return out
+
+
+def _pooled_backtest_fit(job: tuple) -> dict[str, np.ndarray]:
+    """One pooled fit of a multi-series member at one origin: bounded paths per series."""
+    m, k, c, chunk, trains, seed, horizon = job
+    frame = pd.DataFrame(trains).sort_index()
+    noise = pd.DataFrame({s.id: s.noise.reindex(frame.index) for s in chunk})
+    end = int(frame.index[-1])
+    steps = horizon + end - min(int(t.index[-1]) for t in trains.values())
+    (fitted,) = fit_jointly([(m.clone().set_params(seed=seed, cores=1), frame, noise)])
+    paths = fitted.simulate(steps, BACKTEST_DRAWS, _rng(seed, m.name, k, c))
+    years = fitted.years_ + list(range(end + 1, end + 1 + steps))
+    out = {}
+    for j, s in enumerate(chunk):
+        train = trains[s.id].dropna()
+        last = int(train.index[-1])
+        cols = [years.index(last + h) for h in range(1, horizon + 1)]
+        out[s.id] = _envelope(paths[:, j, cols], float(train.iloc[-1]), np.arange(1, horizon + 1))
+    return out
+
+
+def _origin_paths(
+    s: SeriesData,
+    members: list[Model],
+    seed: int,
+    horizon: int,
+    min_points: int,
+    recent: bool,
+) -> list[tuple[int, pd.Series, pd.Series, list[np.ndarray]]]:
+    """Every backtest origin of one series with each single-series member's paths:
+    ``(k, train, future, [paths])``; origins where a member fails are skipped (logged)."""
+    out = []
+    for k, train, future in _origins(s, horizon, min_points, recent):
+        steps = [int(y - train.index[-1]) for y in future.index]
+        try:
+            sims = [
+                _member_paths(
+                    m, train, s.transform, max(steps), BACKTEST_DRAWS, _rng(seed, s.id, m.name, k)
+                )
+                for m in members
+            ]
+        except (ValueError, np.linalg.LinAlgError) as err:
+            log.info("backtest origin skipped for %s: %s", s.id, err)
+            continue
+        out.append((k, train, future, sims))
     return out
 
 
@@ -273,6 +320,7 @@ def backtest_cases(
     horizon: int = BACKTEST_HORIZON,
     multi: Sequence[Model] = (),
     recent: bool = False,
+    mapper: Mapper = map,
 ) -> list[BacktestCase]:
     """Rolling-origin cases pooled over series: fit on a prefix, score the next years.
 
@@ -280,37 +328,34 @@ def backtest_cases(
     (the final origins leave fewer when the series is short), so weights are learned for the
     horizon the forecast is for. Each case stacks ``members`` then ``multi`` (multi-series
     members, fitted pooled per origin; see :func:`_multi_backtest_paths`). ``recent``: the
-    origins of :func:`_origins` closest to the end (for calibration).
+    origins of :func:`_origins` closest to the end (for calibration). ``mapper`` runs the
+    series' backtests and the pooled fits (:data:`Mapper`).
     """
     min_points = max(m.min_points for m in [*members, *multi])
     pooled = (
-        _multi_backtest_paths(series, list(multi), seed, horizon, min_points, recent)
+        _multi_backtest_paths(series, list(multi), seed, horizon, min_points, recent, mapper)
         if multi
         else {}
     )
+    per_series = mapper(
+        partial(
+            _origin_paths,
+            members=members,
+            seed=seed,
+            horizon=horizon,
+            min_points=min_points,
+            recent=recent,
+        ),
+        series,
+    )
     cases = []
-    for s in series:
-        for k, train, future in _origins(s, horizon, min_points, recent):
+    for s, origins in zip(series, per_series, strict=True):
+        for k, train, future, sims in origins:
             steps = [int(y - train.index[-1]) for y in future.index]
-            try:
-                sims = [
-                    _member_paths(
-                        m,
-                        train,
-                        s.transform,
-                        max(steps),
-                        BACKTEST_DRAWS,
-                        _rng(seed, s.id, m.name, k),
-                    )
-                    for m in members
-                ]
-            except (ValueError, np.linalg.LinAlgError) as err:
-                log.info("backtest origin skipped for %s: %s", s.id, err)
-                continue
             if multi:
                 if (s.id, k) not in pooled:
                     continue
-                sims += pooled[(s.id, k)]
+                sims = sims + pooled[(s.id, k)]
             # Score on the data scale relative to the last training value: on logs a member's
             # explosive right tail looks harmless, but it is what a user sees after exp().
             base = float(s.transform.inverse(np.array([train.dropna().iloc[-1]]))[0]) or 1.0
@@ -327,6 +372,7 @@ def learn_weights(
     seed: int,
     horizon: int = BACKTEST_HORIZON,
     backtest_multi: bool = False,
+    mapper: Mapper = map,
 ) -> tuple[dict[str, float], dict]:
     """Ensemble weights minimising the mixture CRPS over rolling-origin backtests.
 
@@ -335,11 +381,12 @@ def learn_weights(
     its time and the park's 3–5-point series give too few cases anyway); otherwise they get
     the explicit fallback share ``1 / (statistical members + 1)``. With fewer than 6 cases in
     all, the weights are the shipped reference weights (:func:`reference_weights`), and equal
-    weights only if those are missing; ``info["method"]`` always says which.
+    weights only if those are missing; ``info["method"]`` always says which. ``mapper``
+    runs the backtests (:data:`Mapper`; the benchmark passes a process pool's).
     """
     single = [m for m in members if not getattr(m, "multi_series", False)]
     multi = [m for m in members if getattr(m, "multi_series", False)]
-    weights, info = _learn_weights(series, single, multi, seed, horizon, backtest_multi)
+    weights, info = _learn_weights(series, single, multi, seed, horizon, backtest_multi, mapper)
     if info.get("method", "").startswith("equal"):
         reference, ref = reference_weights(members)
         if reference:
@@ -388,13 +435,16 @@ def _learn_weights(
     seed: int,
     horizon: int,
     backtest_multi: bool,
+    mapper: Mapper = map,
 ) -> tuple[dict[str, float], dict]:
     """:func:`learn_weights` from the series' own backtests (equal weights if too few)."""
     members = [*single, *multi]
     with_multi = backtest_multi and bool(multi)
     scored = members if with_multi else single
     cases = (
-        backtest_cases(series, single, seed, horizon, multi=multi if with_multi else ())
+        backtest_cases(
+            series, single, seed, horizon, multi=multi if with_multi else (), mapper=mapper
+        )
         if scored
         else []
     )
@@ -404,7 +454,7 @@ def _learn_weights(
     if scored:  # (nothing backtested, nothing to calibrate with)
         scored_multi = multi if with_multi else ()
         calibration = learn_calibration(
-            _recent_cases(series, single, seed, horizon, scored_multi, cases), w
+            _recent_cases(series, single, seed, horizon, scored_multi, cases, mapper), w
         )
         if not with_multi and multi:
             calibration = replace(
@@ -430,6 +480,7 @@ def _recent_cases(
     horizon: int,
     multi: Sequence[Model],
     cases: list[BacktestCase],
+    mapper: Mapper = map,
 ) -> list[BacktestCase]:
     """Backtest cases from the most recent origins (:func:`_origins` with ``recent``), for
     the calibration; ``cases`` themselves when the weight backtests already used them (short
@@ -450,7 +501,7 @@ def _recent_cases(
 
     if all(cuts(s, False) == cuts(s, True) for s in series):
         return cases
-    return backtest_cases(series, single, seed, horizon, multi=multi, recent=True)
+    return backtest_cases(series, single, seed, horizon, multi=multi, recent=True, mapper=mapper)
 
 
 def learn_calibration(cases: list[BacktestCase], weights: np.ndarray) -> PITCalibration:

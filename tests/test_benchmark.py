@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jqforecast.backtest import metrics as M
 from jqforecast.backtest.scores import crps_sample
@@ -177,3 +179,51 @@ def test_ensemble_members_can_be_chosen(tmp_path):
     assert "jqforecast" in result["models"]
     with pytest.raises(ValueError, match="unknown ensemble members.*'nope'"):
         run_benchmark(tr, te, 6, tmp_path / "bad", members=["theta", "nope"], bayes=False)
+
+
+@pytest.mark.slow
+def test_backtests_spread_over_processes_give_the_same_weights():
+    """The benchmark runs the weight backtests (single-series members per series, pooled
+    Bayesian fits per origin) through a process pool: the weights and the recalibration
+    must be those of the in-process run, to the digit (every draw is keyed, not ordered)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from jqforecast.backtest.benchmark import _series_data
+    from jqforecast.data.metrics import Kind
+    from jqforecast.engine import learn_weights
+    from jqforecast.models.bayes import HierarchicalGrowth
+    from jqforecast.models.statistical import DampedDrift, Theta
+
+    rng = np.random.default_rng(4)
+    series = [
+        _series_data(f"s{i}", 100 * np.exp(np.cumsum(rng.normal(0.05, 0.1, 12))), Kind.LEVEL)
+        for i in range(6)
+    ]
+    members = [Theta(), DampedDrift(), HierarchicalGrowth(draws=60, tune=60, max_points=8)]
+    here = learn_weights(series, members, 3, 2, backtest_multi=True)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        spread = learn_weights(series, members, 3, 2, backtest_multi=True, mapper=pool.map)
+    assert spread[0] == here[0]
+    assert spread[1]["calibration"] == here[1]["calibration"]
+    assert here[0]["bayes_growth"] > 0  # the pooled member was backtested and weighted
+
+
+@given(
+    st.integers(1, 4),
+    st.integers(1, 30),
+    st.integers(1, 30),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_mean_abs_diff_is_the_average_over_all_pairs(batch, n, m, seed, ties):
+    """The merged-sort E|A − B| equals the brute-force mean of |a_i − b_j| over all pairs,
+    batched, with ties within and across the samples (rounded values)."""
+    from jqforecast.backtest.scores import mean_abs_diff
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(batch, n)), rng.normal(1.0, 2.0, size=(batch, m))
+    if ties:
+        a, b = np.round(a), np.round(b)
+    brute = np.abs(a[:, :, None] - b[:, None, :]).mean(axis=(1, 2))
+    np.testing.assert_allclose(mean_abs_diff(a, b), brute, rtol=1e-12, atol=1e-12)

@@ -32,26 +32,26 @@ def crps_sample(samples: np.ndarray, y: np.ndarray | float) -> np.ndarray:
 
 
 def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``E|A − B|`` for independent samples ``a (..., n)`` and ``b (..., m)``.
+    """``E|A − B|`` for independent samples ``a (..., n)`` and ``b (..., m)`` (same leading
+    shape: one value per leading index, all computed at once).
 
-    Exact, in O((n + m) log(n + m)): ``E|A−B| = E_A[ F_B-weighted distance ]`` via the
-    merged-sort identity ``E|A−B| = ∫ F_A(1−F_B) + F_B(1−F_A) dz``.
+    Exact, in O((n + m) log(n + m)): ``E|A−B| = ∫ F_A(1−F_B) + F_B(1−F_A) dz``, both ECDFs
+    read off one merged sort as running counts of each sample's elements (at tied values the
+    counts are incomplete only where ``dz = 0``, which adds nothing).
+
+    Examples
+    --------
+    >>> float(mean_abs_diff(np.array([0.0, 2.0]), np.array([1.0])))  # (1 + 1) / 2
+    1.0
     """
-    a = np.sort(np.asarray(a, dtype=float), axis=-1)
-    b = np.sort(np.asarray(b, dtype=float), axis=-1)
-    grid = np.sort(np.concatenate([a, b], axis=-1), axis=-1)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    n, m = a.shape[-1], b.shape[-1]
+    merged = np.concatenate([a, b], axis=-1)
+    order = np.argsort(merged, axis=-1, kind="stable")
+    grid = np.take_along_axis(merged, order, axis=-1)
+    from_a = order < n
+    fa = np.cumsum(from_a, axis=-1)[..., :-1] / n
+    fb = np.cumsum(~from_a, axis=-1)[..., :-1] / m
     dz = np.diff(grid, axis=-1)
-    mid = grid[..., :-1]
-    fa = _ecdf(a, mid)
-    fb = _ecdf(b, mid)
     return (dz * (fa * (1 - fb) + fb * (1 - fa))).sum(axis=-1)
-
-
-def _ecdf(sorted_x: np.ndarray, at: np.ndarray) -> np.ndarray:
-    n = sorted_x.shape[-1]
-    flat_x = sorted_x.reshape(-1, n)
-    flat_at = at.reshape(flat_x.shape[0], -1)
-    out = np.stack(
-        [np.searchsorted(xi, ai, side="right") for xi, ai in zip(flat_x, flat_at, strict=True)]
-    )
-    return (out / n).reshape(at.shape)

@@ -28,15 +28,17 @@ class BacktestCase:
     step: int = 1
 
 
-def crps_terms(case: BacktestCase) -> tuple[np.ndarray, np.ndarray]:
-    """``A_i = E|X_i − y|`` and ``B_ij = E|X_i − X_j|`` for one case."""
-    x = case.samples
-    a = np.abs(x - case.outcome).mean(axis=1)
-    m = len(x)
+def crps_terms(cases: list[BacktestCase]) -> tuple[np.ndarray, np.ndarray]:
+    """``A_i = E|X_i − y|`` (M,) and ``B_ij = E|X_i − X_j|`` (M, M), averaged over cases
+    (every case's pairs at once: one batched merged sort per member pair)."""
+    x = np.stack([c.samples for c in cases])  # (cases, members, draws)
+    y = np.array([c.outcome for c in cases])
+    a = np.abs(x - y[:, None, None]).mean(axis=(0, 2))
+    m = x.shape[1]
     b = np.empty((m, m))
     for i in range(m):
         for j in range(i, m):
-            b[i, j] = b[j, i] = mean_abs_diff(x[i], x[j])
+            b[i, j] = b[j, i] = mean_abs_diff(x[:, i], x[:, j]).mean()
     return a, b
 
 
@@ -59,9 +61,7 @@ def fit_weights(
             "method": "equal (too few backtest cases)",
             "cases": len(cases),
         }
-    terms = [crps_terms(c) for c in cases]
-    a = np.mean([t[0] for t in terms], axis=0)
-    b = np.mean([t[1] for t in terms], axis=0)
+    a, b = crps_terms(cases)
     start = np.full(m, 1.0 / m)
     res = minimize(
         mixture_crps,

@@ -101,7 +101,7 @@ def test_models_need_fit_and_enough_points():
 def test_gaps_are_handled_by_state_space_models():
     y = pd.Series(np.linspace(1, 2, 10), index=range(2010, 2020))
     y.iloc[4] = np.nan
-    paths = AutoARIMA().fit(y).simulate(2, 200, np.random.default_rng(0))
+    paths = LocalLinearTrend().fit(y).simulate(2, 200, np.random.default_rng(0))
     assert paths.shape == (200, 2) and np.isfinite(paths).all()
 
 
@@ -376,3 +376,47 @@ def test_ets_recursion_matches_the_closed_form_with_strong_smoothing(components,
     got = np.quantile(m.simulate(4, 40000, np.random.default_rng(3)), q, axis=0)
     ref = _ets_closed_form(m, q)
     assert np.abs(got - ref).max() < 0.03 * (ref[2] - ref[0]).max(), (got, ref)
+
+
+@pytest.mark.parametrize("kind", ["rw_drift", "ar1_diff", "ma1_diff", "stationary"])
+def test_arima_paths_have_the_fitted_models_joint_distribution(kind):
+    """AutoARIMA takes statsforecast's auto.arima estimate and draws Gaussian paths from the
+    ψ weights: without the parameter-uncertainty widening, each year's quantiles are
+    statsforecast's exact intervals, and consecutive years are correlated as the fitted
+    model says (the covariance of ψ-weighted sums)."""
+    from statsforecast.arima import forecast_arima
+    from statsmodels.tsa.arima_process import arma2ma
+
+    rng = np.random.default_rng(
+        {"rw_drift": 1, "ar1_diff": 2, "ma1_diff": 3, "stationary": 4}[kind]
+    )
+    e = rng.standard_normal(40)
+    if kind == "rw_drift":
+        y = 50 + np.cumsum(2.0 + e)
+    elif kind == "ar1_diff":
+        dy = np.zeros(40)
+        for t in range(1, 40):
+            dy[t] = 1.0 + 0.6 * (dy[t - 1] - 1.0) + e[t]
+        y = 50 + np.cumsum(dy)
+    elif kind == "ma1_diff":
+        y = 50 + np.cumsum(1.0 + e + 0.7 * np.r_[0.0, e[:-1]])
+    else:
+        y = np.zeros(40)
+        for t in range(1, 40):
+            y[t] = 0.7 * y[t - 1] + e[t]
+        y = y + 20
+    m = AutoARIMA(parameter_uncertainty=False).fit(pd.Series(y))
+    paths = m.simulate(4, 40000, np.random.default_rng(0))
+    ref = forecast_arima(m.model_, h=4, level=[80])
+    lo, hi = ref["lower"].to_numpy().ravel(), ref["upper"].to_numpy().ravel()
+    got = np.quantile(paths, [0.1, 0.9], axis=0)
+    width = (hi - lo).max()
+    assert np.abs(got[0] - lo).max() < 0.03 * width, (m.order_, got, lo)
+    assert np.abs(got[1] - hi).max() < 0.03 * width, (m.order_, got, hi)
+    state = m.model_["model"]
+    ar = np.convolve(np.r_[1.0, -state["phi"]], np.r_[1.0, -state["delta"]])
+    psi = arma2ma(ar, np.r_[1.0, state["theta"]], lags=2)
+    corr = psi[0] * psi[1] / np.sqrt(psi[0] ** 2 * (psi[0] ** 2 + psi[1] ** 2))
+    assert np.corrcoef(paths[:, 0], paths[:, 1])[0, 1] == pytest.approx(corr, abs=0.02)
+    wide = AutoARIMA().fit(pd.Series(y)).simulate(4, 40000, np.random.default_rng(0))
+    assert (np.quantile(wide, 0.9, axis=0) - np.quantile(wide, 0.1, axis=0) > hi - lo).all()

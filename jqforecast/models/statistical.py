@@ -1,10 +1,11 @@
-"""Statistical models for short annual series (thin adapters over statsmodels).
+"""Statistical models for short annual series (adapters over statsmodels and statsforecast).
 
-Each works on the unconstrained scale (logs, logits) given by the driver and simulates sample
-paths from its fitted error model. Short series make parameter uncertainty as large as process
-noise, so where the model is simple enough (random walk with drift, Theta) the paths also draw
-the parameters from their sampling distribution; for the state-space models the residual scale
-is corrected for the degrees of freedom used. Remaining over- or under-confidence is
+Each works on the unconstrained scale (logs, logits) given by the driver, or on the data scale
+(``data_scale = True``: ETS, ARIMA), and simulates sample paths from its fitted error model.
+Short series make parameter uncertainty as large as process noise, so where the model is
+simple enough (random walk with drift, Theta) the paths also draw the parameters from their
+sampling distribution; for the others the residual scale is drawn per path with the degrees
+of freedom left after the fit. Remaining over- or under-confidence is
 measured by the backtests (``jqforecast benchmark``) and reported in benchmarks/RESULTS.md.
 """
 
@@ -17,7 +18,6 @@ from typing import Self
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from jqforecast.models.base import Model
@@ -277,37 +277,73 @@ class ETS(Model):
         return out
 
 
-class AutoARIMA(_StateSpace):
-    """Small ARIMA with drift chosen by AICc among (0,1,0), (1,1,0), (0,1,1), (1,1,1).
+class AutoARIMA(Model):
+    """ARIMA chosen by AICc, on the data scale (``data_scale = True``).
 
-    A Kalman-filter fit, so missing years inside the series are handled.
+    The estimator is statsforecast's ``auto_arima_f`` (the R ``forecast::auto.arima``
+    algorithm: differencing chosen by KPSS tests, a stepwise search over the AR and MA orders,
+    drift when the series is differenced once). Like :class:`ETS` it works on the values
+    themselves, where an ARIMA's linear drift is a trend in levels rather than compounding
+    growth; statsforecast's AutoARIMA scores OWA 0.922 on M3's yearly series alone but 0.841
+    in an equal mean with theta, damped drift and AutoETS (0.850 without it).
+
+    Forecasts are Gaussian: paths are the point forecast plus the ψ-weighted sum of future
+    shocks (ψ from the AR polynomial times the differencing, and the MA polynomial), so the
+    joint distribution over the horizon is exact for the fitted model. As for the other
+    members, σ is drawn per path from its sampling distribution (``n − k`` degrees of freedom)
+    and inflated by ``sqrt(n / (n − k))`` unless ``parameter_uncertainty=False``.
+    Missing years are interpolated by the driver (``handles_gaps = False``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> y = pd.Series(100 + 4.0 * np.arange(15) + np.tile([1.0, -1.0, 0.5], 5))
+    >>> paths = AutoARIMA().fit(y).simulate(2, 4000, np.random.default_rng(0))
+    >>> bool(abs(np.median(paths[:, 1]) - 164) < 3)
+    True
     """
 
     name = "arima"
     min_points = 6
-    handles_gaps = True
-    ORDERS = ((0, 1, 0), (1, 1, 0), (0, 1, 1), (1, 1, 1))
+    data_scale = True
 
-    def __init__(self):
-        pass
+    def __init__(self, parameter_uncertainty: bool = True):
+        self.parameter_uncertainty = parameter_uncertainty
 
     def fit(self, history: pd.Series) -> Self:
+        from statsforecast.arima import auto_arima_f
+
         y = self._check_history(history)
-        n = int(np.isfinite(y).sum())
-        best = None
         with _quiet():
-            for order in self.ORDERS:
-                k = sum(order[::2]) + 2  # AR + MA + drift + variance
-                if n - k < 3:
-                    continue
-                res = SARIMAX(y, order=order, trend="c").fit(disp=False)
-                if np.isfinite(res.aicc) and (best is None or res.aicc < best[0]):
-                    best = (res.aicc, order, res, k)
-        if best is None:
-            raise ValueError("no ARIMA order could be fitted")
-        _, self.order_, self.results_, k = best
-        self._set_scale(n - 1, k)
+            self.model_ = auto_arima_f(y, period=1)
+        p, q, _, _, _, d, _ = self.model_["arma"]
+        self.order_ = (int(p), int(d), int(q))
+        n = len(y) - int(d)  # residuals carrying information after differencing
+        k = len(self.model_["coef"]) + 1  # coefficients and the variance
+        self.sigma_ = float(np.sqrt(self.model_["sigma2"]))
+        self.inflation_ = _dof_inflation(n, k)
+        self.dof_ = float(max(n - k, 1))
         return self
+
+    def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+        from statsforecast.arima import forecast_arima
+        from statsmodels.tsa.arima_process import arma2ma
+
+        self._check_fitted()
+        with _quiet():
+            mean = np.asarray(forecast_arima(self.model_, h=horizon)["mean"], dtype=float)
+        state = self.model_["model"]
+        ar = np.r_[1.0, -np.asarray(state["phi"], dtype=float)]
+        ar = np.convolve(ar, np.r_[1.0, -np.asarray(state["delta"], dtype=float)])
+        psi = arma2ma(ar, np.r_[1.0, np.asarray(state["theta"], dtype=float)], lags=horizon)
+        steps = np.arange(horizon)
+        lag = steps[:, None] - steps[None, :]
+        weights = np.where(lag >= 0, psi[np.clip(lag, 0, None)], 0.0)  # (h, h) lower Toeplitz
+        scale = self.sigma_ * np.ones((draws, 1))
+        if self.parameter_uncertainty:
+            scale = scale * self.inflation_ * _sigma_draws(self.dof_, draws, rng)
+        shocks = scale * rng.standard_normal((draws, horizon))
+        return mean + shocks @ weights.T
 
 
 class LocalLinearTrend(_StateSpace):

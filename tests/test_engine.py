@@ -126,9 +126,10 @@ def test_series_order_does_not_change_results():
     assert a.equals(b)
 
 
-@pytest.mark.parametrize("models", ["statistical", ["ets"]])
+@pytest.mark.parametrize("models", ["statistical", ["ets"], ["arima"]])
 def test_data_types_are_respected(models):
-    """Also for a member fitted on the data scale (ETS), whose paths can leave the range."""
+    """Also for the members fitted on the data scale (ETS, ARIMA), whose paths can leave the
+    data type's range."""
     data = pd.concat(
         [
             _table(

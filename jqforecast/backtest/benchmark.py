@@ -364,7 +364,7 @@ def run_benchmark(
             f"{', '.join(JQ_MEMBERS)}, {BAYES}"
         )
     members = tuple(members or JQ_MEMBERS)
-    if not set(members) <= set(JQ_MEMBERS) or not members:
+    if not set(members) <= set(JQ_MEMBERS):
         raise ValueError(
             f"unknown ensemble members {sorted(set(members) - set(JQ_MEMBERS))}; "
             f"choose from {', '.join(JQ_MEMBERS)}"

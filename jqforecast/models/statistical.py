@@ -152,14 +152,25 @@ class DampedDrift(RandomWalkDrift):
         super().__init__(damping, prior_dof, prior_scale, drift_mean, drift_sd)
 
 
-class _StateSpace(Model):
-    """Shared simulate for statsmodels results objects with ``simulate(anchor="end")``."""
+class _EstimatedScale(Model):
+    """Members whose residual sd is estimated from ``n`` values with ``k`` parameters: their
+    paths carry that estimate's uncertainty (σ is estimated from n − k residuals: on 12
+    points a plug-in σ gave ETS 60 % coverage for a nominal 80 %)."""
 
     def _set_scale(self, n: int, k: int) -> None:
         """Residual-scale corrections for ``k`` parameters fitted to ``n`` values: the dof
         inflation and the degrees of freedom of the per-path scale draw."""
         self.inflation_ = _dof_inflation(n, k)
         self.dof_ = float(max(n - k, 1))
+
+    def _scale_factors(self, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """Per-path factors (draws, 1) on the fitted σ: the dof inflation times a draw of σ
+        from its sampling distribution."""
+        return self.inflation_ * _sigma_draws(self.dof_, draws, rng)
+
+
+class _StateSpace(_EstimatedScale):
+    """Shared simulate for statsmodels results objects with ``simulate(anchor="end")``."""
 
     def _simulate_results(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
         self._check_fitted()
@@ -170,16 +181,14 @@ class _StateSpace(Model):
             mean = np.asarray(self.results_.forecast(horizon)).reshape(horizon, 1)
         sims = np.asarray(sims).reshape(horizon, draws)
         # Widen around the point forecast for the degrees of freedom the fit used up, and
-        # draw the scale per path from its sampling distribution (σ is estimated from n − k
-        # residuals: on 12 points a plug-in σ gave ETS 60 % coverage for a nominal 80 %).
-        scale = self.inflation_ * _sigma_draws(self.dof_, draws, rng)
-        return mean.T + (sims - mean).T * scale
+        # draw the scale per path from its sampling distribution.
+        return mean.T + (sims - mean).T * self._scale_factors(draws, rng)
 
     def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
         return self._simulate_results(horizon, draws, rng)
 
 
-class ETS(Model):
+class ETS(_EstimatedScale):
     """Exponential smoothing chosen by AICc, on the data scale (``data_scale = True``).
 
     The estimator is statsforecast's ``AutoETS`` (Hyndman et al. 2002/2008, the R
@@ -206,6 +215,7 @@ class ETS(Model):
         Damp the trend, or not; ``None`` lets AICc choose.
     parameter_uncertainty : bool
         Widen the paths for the estimated scale (default) or not.
+
     Multiplicative-error paths stay positive unless a shock is below −100 %; values below the
     data type's range are put on its edge by the driver.
 
@@ -246,9 +256,7 @@ class ETS(Model):
         self.phi_ = float(phi) if damped == "D" else 1.0
         self.state_ = np.asarray(fitted["states"][-1], dtype=float)
         self.sigma_ = float(np.sqrt(fitted["sigma2"]))
-        n, k = len(y), int(fitted["n_params"])
-        self.inflation_ = _dof_inflation(n, k)
-        self.dof_ = float(max(n - k, 1))
+        self._set_scale(len(y), int(fitted["n_params"]))
         return self
 
     def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -256,10 +264,8 @@ class ETS(Model):
         # global seed (and, in 2.1.1, drops the trend of undamped models: NaN φ becomes 0);
         # these are its (and R's etscalc) recursions for non-seasonal models.
         self._check_fitted()
-        scale = self.sigma_ * np.ones((draws, 1))
-        if self.parameter_uncertainty:
-            scale = scale * self.inflation_ * _sigma_draws(self.dof_, draws, rng)
-        shocks = scale * rng.standard_normal((draws, horizon))
+        factors = self._scale_factors(draws, rng) if self.parameter_uncertainty else 1.0
+        shocks = self.sigma_ * factors * rng.standard_normal((draws, horizon))
         trended = self.components_[1] == "A"
         level = np.full(draws, self.state_[0])
         slope = np.full(draws, self.state_[1] if trended else 0.0)
@@ -277,7 +283,7 @@ class ETS(Model):
         return out
 
 
-class AutoARIMA(Model):
+class AutoARIMA(_EstimatedScale):
     """ARIMA chosen by AICc, on the data scale (``data_scale = True``).
 
     The estimator is statsforecast's ``auto_arima_f`` (the R ``forecast::auto.arima``
@@ -321,8 +327,7 @@ class AutoARIMA(Model):
         n = len(y) - int(d)  # residuals carrying information after differencing
         k = len(self.model_["coef"]) + 1  # coefficients and the variance
         self.sigma_ = float(np.sqrt(self.model_["sigma2"]))
-        self.inflation_ = _dof_inflation(n, k)
-        self.dof_ = float(max(n - k, 1))
+        self._set_scale(n, k)
         return self
 
     def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -339,10 +344,8 @@ class AutoARIMA(Model):
         steps = np.arange(horizon)
         lag = steps[:, None] - steps[None, :]
         weights = np.where(lag >= 0, psi[np.clip(lag, 0, None)], 0.0)  # (h, h) lower Toeplitz
-        scale = self.sigma_ * np.ones((draws, 1))
-        if self.parameter_uncertainty:
-            scale = scale * self.inflation_ * _sigma_draws(self.dof_, draws, rng)
-        shocks = scale * rng.standard_normal((draws, horizon))
+        factors = self._scale_factors(draws, rng) if self.parameter_uncertainty else 1.0
+        shocks = self.sigma_ * factors * rng.standard_normal((draws, horizon))
         return mean + shocks @ weights.T
 
 

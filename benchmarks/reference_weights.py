@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/reference_weights.py \
         --train ../shared/benchmarks/m3_yearly/m3_yearly_train.csv \
-        [--points 7] [--series 200] [--out jqforecast/models/reference_weights.json]
+        [--points 7] [--series 200] [--combine mixture|quantile]
+        [--out jqforecast/models/reference_weights.json]
 
 The park's series have 3–5 points: too few rolling-origin cases (< 6) to learn weights from
 the series themselves. Rather than fall back to equal weights, the engine uses weights learned
@@ -31,6 +32,7 @@ from jqforecast._io import file_sha256, write_json
 from jqforecast.backtest.benchmark import _series_data
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import BACKTEST_HORIZON, learn_weights, resolve_models
+from jqforecast.models.ensemble import COMBINE, COMBINE_METHODS
 
 MEMBERS = ["rw_drift", "damped_drift", "theta", "bayes_growth"]
 
@@ -41,6 +43,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=7, help="values kept per series")
     parser.add_argument("--series", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--combine", choices=COMBINE_METHODS, default=COMBINE)
     parser.add_argument("--out", default="jqforecast/models/reference_weights.json")
     args = parser.parse_args()
     train = pd.read_csv(args.train).sort_values(["unique_id", "t"])
@@ -50,7 +53,12 @@ def main() -> None:
     series = [_series_data(ids[i], groups[ids[i]], Kind.LEVEL) for i in sorted(pick)]
     t0 = time.perf_counter()
     weights, info = learn_weights(
-        series, resolve_models(MEMBERS, args.seed), args.seed, BACKTEST_HORIZON, True
+        series,
+        resolve_models(MEMBERS, args.seed),
+        args.seed,
+        BACKTEST_HORIZON,
+        True,
+        combine=args.combine,
     )
     seconds = time.perf_counter() - t0
     result = {
@@ -64,10 +72,12 @@ def main() -> None:
             "points_per_series": args.points,
             "horizon": BACKTEST_HORIZON,
             "seed": args.seed,
+            "combine": args.combine,
             "date": time.strftime("%Y-%m-%d"),
             "seconds": round(seconds, 1),
             "command": "python benchmarks/reference_weights.py --train "
-            f"{args.train} --points {args.points} --series {args.series} --seed {args.seed}",
+            f"{args.train} --points {args.points} --series {args.series} --seed {args.seed}"
+            f" --combine {args.combine}",
         },
     }
     write_json(Path(args.out), result)

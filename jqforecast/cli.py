@@ -18,6 +18,7 @@ from rich.table import Table
 
 from jqforecast.data.errors import DataWarning, ValidationError
 from jqforecast.data.units import format_quantity
+from jqforecast.models.ensemble import COMBINE, COMBINE_METHODS
 from jqforecast.pipeline.run import EXIT_DATA, EXIT_OK, EXIT_OUTPUT
 
 app = typer.Typer(
@@ -310,6 +311,10 @@ def benchmark_command(
             help="Statistical members of the jqforecast ensemble (repeat; default: all).",
         ),
     ] = None,
+    combine: Annotated[
+        str,
+        typer.Option(help="How the ensemble combines members: mixture or quantile."),
+    ] = COMBINE,
 ) -> None:
     """Backtest jqforecast against Naive, Naive2, RWD, AutoETS, AutoTheta, AutoARIMA.
 
@@ -320,6 +325,9 @@ def benchmark_command(
 
     if backend not in ("local", "dask"):
         err.print("--backend must be local or dask")
+        raise typer.Exit(EXIT_DATA)
+    if combine not in COMBINE_METHODS:
+        err.print(f"--combine must be one of {', '.join(COMBINE_METHODS)}")
         raise typer.Exit(EXIT_DATA)
     try:
         result = run_benchmark(
@@ -335,6 +343,7 @@ def benchmark_command(
             seed=seed,
             bayes=bayes,
             members=members,
+            combine=combine,
         )
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[bold red]invalid benchmark input[/]: {exc}")

@@ -25,8 +25,16 @@ from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.data.schema import coerce_dtypes, effective_rel_sd
 from jqforecast.models.base import Model
 from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, MultiSeriesModel, fit_jointly
-from jqforecast.models.calibration import PITCalibration, mixture_pit
-from jqforecast.models.ensemble import BacktestCase, allocate_draws, fit_weights
+from jqforecast.models.calibration import PITCalibration
+from jqforecast.models.ensemble import (
+    COMBINE,
+    BacktestCase,
+    Combine,
+    allocate_draws,
+    ensemble_pit,
+    fit_weights,
+    vincentise,
+)
 from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 from jqforecast.result import Forecast, series_id
@@ -360,9 +368,11 @@ def backtest_cases(
             # explosive right tail looks harmless, but it is what a user sees after exp().
             base = float(s.transform.inverse(np.array([train.dropna().iloc[-1]]))[0]) or 1.0
             for step, outcome in zip(steps, future.to_numpy(), strict=True):
-                stack = np.stack([s.transform.inverse(p[:, step - 1]) / base for p in sims])
+                z = np.stack([p[:, step - 1] for p in sims])
                 truth = float(s.transform.inverse(np.array([outcome]))[0]) / base
-                cases.append(BacktestCase(stack, truth, step))
+                cases.append(
+                    BacktestCase(s.transform.inverse(z) / base, truth, step, z, s.transform, base)
+                )
     return cases
 
 
@@ -373,8 +383,10 @@ def learn_weights(
     horizon: int = BACKTEST_HORIZON,
     backtest_multi: bool = False,
     mapper: Mapper = map,
+    combine: Combine = COMBINE,
 ) -> tuple[dict[str, float], dict]:
-    """Ensemble weights minimising the mixture CRPS over rolling-origin backtests.
+    """Ensemble weights minimising the ensemble's CRPS over rolling-origin backtests, for the
+    ``combine`` method (:mod:`jqforecast.models.ensemble`).
 
     Multi-series (Bayesian) members are backtested only with ``backtest_multi`` (a pooled
     MCMC fit per origin: the benchmark does it; the nightly run does not, as it would triple
@@ -386,7 +398,9 @@ def learn_weights(
     """
     single = [m for m in members if not getattr(m, "multi_series", False)]
     multi = [m for m in members if getattr(m, "multi_series", False)]
-    weights, info = _learn_weights(series, single, multi, seed, horizon, backtest_multi, mapper)
+    weights, info = _learn_weights(
+        series, single, multi, seed, horizon, backtest_multi, mapper, combine
+    )
     if info.get("method", "").startswith("equal"):
         reference, ref = reference_weights(members)
         if reference:
@@ -397,6 +411,9 @@ def learn_weights(
             )
             if calibration:
                 calibration["source"] = f"reference ({where}): {calibration.get('source', '')}"
+            learned_for = ref.get("combine", "mixture")
+            if learned_for != combine:
+                where += f"; learned for the {learned_for} combination, used for {combine}"
             info = {
                 "method": "reference: learned on real yearly series as short as these "
                 f"({where}); too few own backtest cases",
@@ -436,6 +453,7 @@ def _learn_weights(
     horizon: int,
     backtest_multi: bool,
     mapper: Mapper = map,
+    combine: Combine = COMBINE,
 ) -> tuple[dict[str, float], dict]:
     """:func:`learn_weights` from the series' own backtests (equal weights if too few)."""
     members = [*single, *multi]
@@ -448,13 +466,13 @@ def _learn_weights(
         if scored
         else []
     )
-    w, info = fit_weights(cases, len(scored)) if scored else (np.array([]), {})
+    w, info = fit_weights(cases, len(scored), combine=combine) if scored else (np.array([]), {})
     if info.get("method", "").startswith("equal"):
         return {m.name: 1.0 for m in members}, info  # all equal, normalised per group
     if scored:  # (nothing backtested, nothing to calibrate with)
         scored_multi = multi if with_multi else ()
         calibration = learn_calibration(
-            _recent_cases(series, single, seed, horizon, scored_multi, cases, mapper), w
+            _recent_cases(series, single, seed, horizon, scored_multi, cases, mapper), w, combine
         )
         if not with_multi and multi:
             calibration = replace(
@@ -504,10 +522,12 @@ def _recent_cases(
     return backtest_cases(series, single, seed, horizon, multi=multi, recent=True, mapper=mapper)
 
 
-def learn_calibration(cases: list[BacktestCase], weights: np.ndarray) -> PITCalibration:
-    """Quantile recalibration of the weighted mixture, from the PITs of its backtest cases
+def learn_calibration(
+    cases: list[BacktestCase], weights: np.ndarray, combine: Combine = COMBINE
+) -> PITCalibration:
+    """Quantile recalibration of the weighted ensemble, from the PITs of its backtest cases
     (:class:`~jqforecast.models.calibration.PITCalibration`); one level map per step."""
-    pits = np.array([mixture_pit(c.samples, weights, c.outcome) for c in cases])
+    pits = np.array([ensemble_pit(c, weights, combine) for c in cases])
     steps = np.array([c.step for c in cases])
     return PITCalibration.fit(pits, steps, source=f"rolling-origin backtests ({len(cases)} cases)")
 
@@ -520,6 +540,7 @@ def forecast(
     seed: int = 0,
     assumptions: dict | None = None,
     calibrate: bool = True,
+    combine: Combine = COMBINE,
 ) -> Forecast:
     """Joint sample paths for every series in ``data`` over ``years``.
 
@@ -547,6 +568,11 @@ def forecast(
         rolling-origin backtests as the weights (or shipped with the reference weights):
         :class:`~jqforecast.models.calibration.PITCalibration`. Ranks of draws are kept, so
         joint quantities stay joint. ``meta["calibration"]`` says what was applied.
+    combine : "mixture" or "quantile"
+        How members' paths are combined (:mod:`jqforecast.models.ensemble`): a mixture
+        (each draw from one member) or the weighted average of the members' quantiles,
+        taken on the unconstrained scale and re-joined with the mixture's ranks. The weights
+        are learned for the method chosen.
 
     Returns
     -------
@@ -574,10 +600,11 @@ def forecast(
     first = min(min(years), min(s.last_year for s in series) + 1)
     grid = list(range(first, max(years) + 1))
 
-    weight_map, weight_info = learn_weights(series, members, seed)
+    weight_map, weight_info = learn_weights(series, members, seed, combine=combine)
     learned = weight_info.pop("calibration", None)
     calibration = PITCalibration.from_dict(learned if calibrate else None)
     z_paths = np.empty((draws, len(series), len(grid)))
+    z_mixture = np.empty_like(z_paths) if combine == "quantile" else None
     labels = np.full((draws, len(series)), "observed", dtype=object)
     used: dict[str, dict[str, float]] = {}
     skipped: dict[str, dict[str, str]] = {}
@@ -585,7 +612,7 @@ def forecast(
     position = {s.id: j for j, s in enumerate(series)}
     for metric in sorted({s.metric for s in series}):
         group = [s for s in series if s.metric == metric]
-        g = simulate_group(group, members, weight_map, grid, draws, seed)
+        g = simulate_group(group, members, weight_map, grid, draws, seed, combine)
         used |= g.used
         skipped |= g.skipped
         diagnostics |= g.diagnostics
@@ -593,23 +620,12 @@ def forecast(
             ahead = [y - s.last_year for y in grid]
             z_paths[:, position[s.id], :] = calibration.apply(g.paths[:, k, :], ahead)
             labels[:, position[s.id]] = g.members
+            if z_mixture is not None:  # the members' own draws, as simulated (not recalibrated)
+                own = g.paths if g.mixture is None else g.mixture
+                z_mixture[:, position[s.id], :] = own[:, k, :]
 
-    # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
-    # same for every series that depends on that assumption.
-    factors = {a: _rng(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
-    for j, s in enumerate(series):
-        shift = sum((sds[a] * factors[a] for a in s.assumptions), np.zeros(draws))
-        z_paths[:, j, :] += shift[:, None]
-
-    values = np.empty_like(z_paths)
-    for j, s in enumerate(series):
-        values[:, j, :] = s.transform.inverse(z_paths[:, j, :])
-    paths = xr.DataArray(
-        values,
-        dims=("draw", "series", "year"),
-        coords={"draw": np.arange(draws), "series": [s.id for s in series], "year": grid},
-        name="paths",
-    )
+    paths = _data_scale(z_paths, series, sds, grid, seed)
+    mixture = None if z_mixture is None else _data_scale(z_mixture, series, sds, grid, seed)
     meta = {
         "seed": seed,
         "draws": draws,
@@ -617,6 +633,7 @@ def forecast(
         "models": [m.name for m in members],
         "weights": weight_map,
         "weights_info": weight_info,
+        "combine": combine,
         "calibration": calibration.to_dict(),
         "members_used": used,
         "skipped": skipped,
@@ -642,7 +659,27 @@ def forecast(
         coords={"draw": paths.coords["draw"], "series": paths.coords["series"]},
         name="members",
     )
-    return Forecast(paths=paths, history=data, meta=meta, members=members)
+    return Forecast(paths=paths, history=data, meta=meta, members=members, mixture=mixture)
+
+
+def _data_scale(
+    z: np.ndarray, series: list[SeriesData], sds: dict[str, float], grid: list[int], seed: int
+) -> xr.DataArray:
+    """Paths on the data scale, labelled, with the shared derivation uncertainty added: one
+    standard-normal factor per assumption and draw, the same for every series that depends
+    on that assumption."""
+    draws = z.shape[0]
+    factors = {a: _rng(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
+    values = np.empty_like(z)
+    for j, s in enumerate(series):
+        shift = sum((sds[a] * factors[a] for a in s.assumptions), np.zeros(draws))
+        values[:, j, :] = s.transform.inverse(z[:, j, :] + shift[:, None])
+    return xr.DataArray(
+        values,
+        dims=("draw", "series", "year"),
+        coords={"draw": np.arange(draws), "series": [s.id for s in series], "year": grid},
+        name="paths",
+    )
 
 
 def _candidates(
@@ -739,6 +776,7 @@ class GroupPaths:
     used: dict[str, dict[str, float]]  # series → member → share of draws
     skipped: dict[str, dict[str, str]]  # series → member → why
     diagnostics: dict[str, dict]  # "member:metric" → MCMC diagnostics
+    mixture: np.ndarray | None = None  # quantile averaging: the labelled draws it re-ranked
 
 
 def simulate_group(
@@ -748,23 +786,30 @@ def simulate_group(
     grid: list[int],
     draws: int,
     seed: int,
+    combine: Combine = COMBINE,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> GroupPaths:
     """Ensemble paths of one group (series of one metric) over ``grid``.
 
     Picks the members that apply and have enough points and weight, fits the multi-series
     (Bayesian) ones on the whole group, and mixes the members' paths draw by draw with
-    ``weight_map`` (one member per draw for the whole group, so joint draws stay joint).
-    Used by :func:`forecast` for every group and by the benchmark for single series.
+    ``weight_map`` (one member per draw for the whole group, so joint draws stay joint);
+    with ``combine="quantile"`` each margin of that mixture is then replaced, rank for
+    rank, by the weighted average of the members' quantiles
+    (:func:`~jqforecast.models.ensemble.vincentise`). Used by :func:`forecast` for every
+    group and by the benchmark for single series. ``extra`` adds members simulated
+    elsewhere (name → paths (draws, series, grid), weighted by ``weight_map``; the benchmark's
+    Bayesian member, fitted to many series at once).
     """
     used: dict = {}
     skipped: dict = {}
     diagnostics: dict = {}
     candidates = _candidates(group, members, weight_map, grid, used, skipped)
     fitted = _fit_multi_series(group, candidates, seed, diagnostics, skipped)
-    paths, labels = _group_paths(
-        group, candidates, weight_map, grid, draws, seed, used, skipped, fitted
+    paths, labels, mixture = _group_paths(
+        group, candidates, weight_map, grid, draws, seed, used, skipped, fitted, combine, extra
     )
-    return GroupPaths(paths, labels, used, skipped, diagnostics)
+    return GroupPaths(paths, labels, used, skipped, diagnostics, mixture)
 
 
 def _group_paths(
@@ -777,13 +822,19 @@ def _group_paths(
     used: dict,
     skipped: dict,
     fitted: dict[str, Model],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Paths (draws, series, grid) of one group on the unconstrained scale, and per draw the
-    member that simulated them (``"observed"`` when the group needs no forecast).
+    combine: Combine = COMBINE,
+    extra: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Paths (draws, series, grid) of one group on the unconstrained scale, per draw the
+    member that simulated them (``"observed"`` when the group needs no forecast) and, for
+    quantile averaging, the labelled mixture it re-ranked (else ``None``).
 
     Every draw index is assigned one member for the whole group, so a joint model's draw
     stays joint across the group's series. Observed years hold the (interpolated) data.
     ``fitted`` holds the multi-series members already fitted (:func:`_fit_multi_series`).
+    With ``combine="quantile"`` every member simulates all ``draws`` (its whole marginal
+    distribution enters the quantile average) and the label is the member whose draw gave
+    the combined draw its ranks.
     """
     out = np.empty((draws, len(group), len(grid)))
     for k, s in enumerate(group):
@@ -792,13 +843,15 @@ def _group_paths(
             if year <= s.last_year:
                 out[:, k, i] = filled.get(year, np.nan)
     if not candidates:
-        return out, np.full(draws, "observed", dtype=object)
+        return out, np.full(draws, "observed", dtype=object), None
 
     sims: dict[str, np.ndarray] = {}  # member → (draws_m, series, grid) filled after last obs
     weights = {m.name: weight_map.get(m.name, 0.0) for m in candidates}
+    weights |= {name: weight_map.get(name, 0.0) for name in extra or {}}
     total = sum(weights.values())
     for m in candidates:
-        count = max(int(np.ceil(draws * (weights[m.name] / total if total else 1))), 1)
+        share = weights[m.name] / total if total else 1.0
+        count = draws if combine == "quantile" else max(int(np.ceil(draws * share)), 1)
         if getattr(m, "multi_series", False):
             m = fitted.get(m.name)
             if m is None:  # the joint fit failed; already recorded in ``skipped``
@@ -808,26 +861,58 @@ def _group_paths(
         except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
             for s in group:
                 skipped[s.id][m.name] = f"fit failed: {err}"
+    sims |= extra or {}
     if not sims:
         raise RuntimeError(f"every model failed for {[s.id for s in group]}: {skipped}")
+    mixed, labels, w, mixture = combine_members(
+        sims, weights, draws, seed, tuple(s.id for s in group), combine
+    )
+    before = None if mixture is None else out.copy()
+    for k, s in enumerate(group):
+        future = [i for i, y in enumerate(grid) if y > s.last_year]
+        out[:, k, future] = mixed[:, k, future]
+        if before is not None:
+            before[:, k, future] = mixture[:, k, future]
+        used[s.id] = {name: float(x) for name, x in zip(sims, w, strict=True)}
+    return out, labels, before
+
+
+def combine_members(
+    sims: dict[str, np.ndarray],
+    weights: dict[str, float],
+    draws: int,
+    seed: int,
+    key: tuple,
+    combine: Combine = COMBINE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Combine members' paths ``sims`` (member → (draws_m, …)) into ``draws`` joint draws.
+
+    Each draw index is assigned one member, in proportion to ``weights`` and in an order
+    drawn from the stream ``key`` (a member with fewer paths than its share, because another
+    member failed, is resampled). With ``combine="quantile"`` that mixture's margins are then
+    replaced rank for rank by the members' weighted quantile average
+    (:func:`~jqforecast.models.ensemble.vincentise`; every member must then have ``draws``
+    paths). Returns the paths, each draw's member label, the normalised weights and, for
+    quantile averaging, the labelled mixture it re-ranked (else ``None``).
+    """
     names = list(sims)
-    w = np.array([weights[n] for n in names])
+    w = np.array([weights[n] for n in names], dtype=float)
     w = w / w.sum() if w.sum() > 0 else np.full(len(names), 1.0 / len(names))
-    counts = allocate_draws(w, draws)
-    assignment = np.repeat(np.arange(len(names)), counts)
-    assignment = assignment[_rng(seed, *[s.id for s in group], "assign").permutation(draws)]
+    assignment = np.repeat(np.arange(len(names)), allocate_draws(w, draws))
+    assignment = assignment[_rng(seed, *key, "assign").permutation(draws)]
+    mixed = np.empty((draws, *sims[names[0]].shape[1:]))
     for idx, name in enumerate(names):
         rows = np.flatnonzero(assignment == idx)
         member = sims[name]
         if len(member) < len(rows):  # another member failed and this one takes its share
             extra = _rng(seed, name, "refill").integers(0, len(member), len(rows) - len(member))
             member = np.concatenate([member, member[extra]])
-        member = member[: len(rows)]
-        for k, s in enumerate(group):
-            future = [i for i, y in enumerate(grid) if y > s.last_year]
-            out[rows[:, None], k, future] = member[:, k, future]
-            used[s.id][name] = float(w[idx])
-    return out, np.array(names, dtype=object)[assignment]
+        mixed[rows] = member[: len(rows)]
+    labels = np.array(names, dtype=object)[assignment]
+    if combine == "quantile" and len(names) > 1:
+        averaged = vincentise(mixed, np.stack([sims[n][:draws] for n in names]), w)
+        return averaged, labels, w, mixed
+    return mixed, labels, w, None
 
 
 def _member_group_paths(

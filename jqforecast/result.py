@@ -43,12 +43,17 @@ class Forecast:
         dims ``(draw, series)``: the ensemble member that simulated each draw of each series
         (``"observed"`` for a series observed through the last year). Lets model uncertainty
         be read off any derived quantity (:meth:`member_of`).
+    mixture : xarray.DataArray, optional
+        For an ensemble that averages its members' quantiles (``meta["combine"] ==
+        "quantile"``): the draws as the labelled members simulated them, before averaging
+        (the averaged ``paths`` keep these draws' ranks). :meth:`member_draws` gives them.
     """
 
     paths: xr.DataArray
     history: pd.DataFrame
     meta: dict = field(default_factory=dict)
     members: xr.DataArray | None = None
+    mixture: xr.DataArray | None = None
 
     # ----------------------------------------------------------------- access
     @property
@@ -82,6 +87,16 @@ class Forecast:
             return np.full(self.n_draws, "unknown")
         labels = self.members.sel(series=list(series)).values.astype(str)
         return np.array(["+".join(sorted(set(row))) for row in labels])
+
+    def member_draws(self) -> Forecast:
+        """The forecast whose draw ``i`` of each series is what ``members`` says simulated it:
+        the mixture before quantile averaging, or the forecast itself when it is a mixture.
+        What "P(hit) under each member" is computed from."""
+        if self.mixture is None:
+            return self
+        return Forecast(
+            paths=self.mixture, history=self.history, meta=self.meta, members=self.members
+        )
 
     def derive(self, fn: Callable[[Forecast], np.ndarray], name: str = "derived") -> pd.Series:
         """Distribution of any quantity computed draw by draw.
@@ -133,6 +148,8 @@ class Forecast:
         ds = self.paths.to_dataset(name="paths")
         if self.members is not None:
             ds["members"] = self.members.astype(str)
+        if self.mixture is not None:
+            ds["mixture"] = self.mixture
         ds.attrs["meta"] = json.dumps(self.meta, ensure_ascii=False, default=str)
         ds.attrs["history"] = self.history.to_json(orient="records", force_ascii=False)
         ds.attrs["format"] = "jqforecast.Forecast/1"
@@ -146,23 +163,27 @@ class Forecast:
                 raise ValueError(f"{path} is not a jqforecast forecast file")
             paths = ds["paths"].load()
             members = ds["members"].load().astype(str) if "members" in ds else None
+            mixture = ds["mixture"].load() if "mixture" in ds else None
             meta = json.loads(ds.attrs["meta"])
             history = pd.read_json(io.StringIO(ds.attrs["history"]), orient="records")
         paths.coords["series"] = paths.coords["series"].astype(str)
-        if members is not None:
-            members.coords["series"] = members.coords["series"].astype(str)
-        return cls(paths=paths, history=history, meta=meta, members=members)
+        for extra in (members, mixture):
+            if extra is not None:
+                extra.coords["series"] = extra.coords["series"].astype(str)
+        return cls(paths=paths, history=history, meta=meta, members=members, mixture=mixture)
 
     def equals(self, other: Forecast) -> bool:
-        """Same paths and member labels (exactly), same coordinates and same seed."""
-        same_members = (self.members is None and other.members is None) or (
-            self.members is not None
-            and other.members is not None
-            and bool((self.members.values == other.members.values).all())
-        )
+        """Same paths, member labels and member draws (exactly), same coordinates and seed."""
+
+        def same(a: xr.DataArray | None, b: xr.DataArray | None) -> bool:
+            return (a is None and b is None) or (
+                a is not None and b is not None and bool((a.values == b.values).all())
+            )
+
         return bool(
             self.paths.identical(other.paths)
-            and same_members
+            and same(self.members, other.members)
+            and same(self.mixture, other.mixture)
             and self.meta.get("seed") == other.meta.get("seed")
         )
 

@@ -155,9 +155,11 @@ def test_dask_backend_gives_the_same_numbers(tmp_path):
 
 
 @pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
-def test_ensemble_members_can_be_chosen(tmp_path):
-    """Only the chosen members are backtested and mixed (the fast statistical ensemble);
-    a member name the harness does not know is a clear error."""
+@pytest.mark.parametrize("combine", ["mixture", "quantile"])
+def test_ensemble_members_can_be_chosen(tmp_path, combine):
+    """Only the chosen members are backtested and combined (the fast statistical ensemble),
+    by either method, weights learned for it; a member name the harness does not know is a
+    clear error."""
     from jqforecast.backtest.benchmark import run_benchmark
 
     tr, te = _slice(tmp_path, n=6)
@@ -172,7 +174,10 @@ def test_ensemble_members_can_be_chosen(tmp_path):
         models=["jqforecast"],
         bayes=False,
         members=chosen,
+        combine=combine,
     )
+    assert result["combine"] == combine
+    assert result["weights_info"]["method"] == f"min {combine} CRPS (rolling origin)"
     assert result["members"] == chosen
     assert set(result["weights"]) == set(chosen)
     assert len(result["weights_info"]["crps_members"]) == len(chosen)

@@ -29,13 +29,13 @@ from jqforecast.engine import (
     SeriesData,
     _group_frames,
     _member_group_paths,
-    _rng,
     learn_weights,
     resolve_models,
     simulate_group,
 )
 from jqforecast.models.bayes import HierarchicalGrowth
 from jqforecast.models.calibration import PITCalibration
+from jqforecast.models.ensemble import COMBINE, Combine
 from jqforecast.models.statistical import STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 
@@ -64,6 +64,7 @@ class Task:
     seed: int
     bayes: bool = False  # fit the pooled Bayesian member (and mix it into "jqforecast")
     members: tuple[str, ...] = JQ_MEMBERS  # the statistical members of "jqforecast"
+    combine: Combine = COMBINE  # how "jqforecast" combines its members
 
 
 def read_pair(train: str | Path, test: str | Path, max_history: int | None = None):
@@ -129,8 +130,8 @@ def bayes_samples(
 def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], list[dict]]:
     """Samples (series, draws, horizon) per jqforecast model for a chunk, and fit times.
 
-    ``"jqforecast"`` mixes the statistical members' paths with the learned weights and, when
-    the Bayesian member is on, gives it its share of the draws, as :func:`forecast` does.
+    ``"jqforecast"`` combines the statistical members' paths and, when the Bayesian member
+    is on, its paths with the learned weights, as :func:`forecast` does.
     """
     warnings.simplefilter("ignore")
     kind = _kind_for(task.histories)
@@ -146,8 +147,6 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], lis
             task.ids, task.histories, task.horizon, task.draws, task.seed
         )
         seconds[BAYES] = time.perf_counter() - t0
-    statistical = {k: v for k, v in task.weights.items() if k != BAYES}
-    share = task.weights.get(BAYES, 0.0) / sum(task.weights.values()) if bayes else 0.0
     for uid, y in zip(task.ids, task.histories, strict=True):
         s = _series_data(uid, y, kind)
         grid = list(range(1, task.horizon + 1))
@@ -156,13 +155,13 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], lis
                 out[name].append(s.transform.inverse(bayes[str(uid)]))
                 continue
             t0 = time.perf_counter()
-            chosen = [members[m] for m in task.members] if name == "jqforecast" else [members[name]]
-            weights = statistical if name == "jqforecast" else {name: 1.0}
-            z = simulate_group([s], chosen, weights, grid, task.draws, task.seed).paths[:, 0, :]
-            if name == "jqforecast" and share > 0:
-                rows = _rng(task.seed, uid, "bayes share").permutation(task.draws)
-                rows = rows[: int(round(share * task.draws))]
-                z[rows] = bayes[str(uid)][: len(rows)]
+            ensemble = name == "jqforecast"
+            chosen = [members[m] for m in task.members] if ensemble else [members[name]]
+            weights = task.weights if ensemble else {name: 1.0}
+            extra = {BAYES: bayes[str(uid)][:, None, :]} if ensemble and bayes else None
+            z = simulate_group(
+                [s], chosen, weights, grid, task.draws, task.seed, task.combine, extra
+            ).paths[:, 0, :]
             out[name].append(s.transform.inverse(z))
             seconds[name] += time.perf_counter() - t0
     return {k: np.stack(v) for k, v in out.items()}, seconds, diagnostics
@@ -338,6 +337,7 @@ def run_benchmark(
     dask_client=None,
     bayes: bool = True,
     members: Sequence[str] | None = None,
+    combine: Combine = COMBINE,
 ) -> dict:
     """Run the benchmark and write ``metrics.json``, ``forecasts.csv``, reliability files.
 
@@ -348,6 +348,7 @@ def run_benchmark(
     its learned share of the ``jqforecast`` draws, as members do in
     :func:`jqforecast.forecast`. ``members`` names the statistical members of the
     ``jqforecast`` ensemble (default: all of :data:`JQ_MEMBERS`); only they are backtested.
+    ``combine`` is how the ensemble combines its members (weights are learned for it).
     """
     jobs = jobs or os.cpu_count() or 1
     out = Path(out)
@@ -390,6 +391,7 @@ def run_benchmark(
             horizon,
             backtest_multi=use_bayes,
             mapper=mapper,
+            combine=combine,
         )
         weight_seconds = time.perf_counter() - t0
 
@@ -405,6 +407,7 @@ def run_benchmark(
                 seed,
                 use_bayes,
                 members,
+                combine,
             )
             for c_ids, c_hist in _chunks(ids, histories, size)
         ]
@@ -446,6 +449,7 @@ def run_benchmark(
         "jobs": jobs,
         "backend": backend,
         "members": list(members),
+        "combine": combine,
         "weights": weights,
         "weights_info": weight_info,
         "calibration": calibration.to_dict(),

@@ -44,3 +44,15 @@ class Transform:
         if self.kind in (Kind.COUNT, Kind.FLOW):
             return np.maximum(np.exp(z) - 0.5, 0.0)
         return np.exp(z)
+
+    def inverse_slope(self, z: np.ndarray) -> np.ndarray:
+        """Derivative of ``inverse(z, whole=False)`` with respect to ``z`` (0 where a
+        count or flow sits on its floor)."""
+        z = np.asarray(z, dtype=float)
+        if self.kind is Kind.RATIO:
+            p = 1.0 / (1.0 + np.exp(-z))
+            return p * (1.0 - p)
+        e = np.exp(z)
+        if self.kind in (Kind.COUNT, Kind.FLOW):
+            return np.where(e > 0.5, e, 0.0)
+        return e

@@ -89,6 +89,11 @@ def _lookup(forecast: Forecast):
     return get
 
 
+def _measure(target: Target, forecast: Forecast) -> np.ndarray:
+    """The target's measured quantity, draw by draw."""
+    return np.asarray(target.measure.evaluate(_lookup(forecast)), dtype=float)
+
+
 def _base_value(target: Target, history: pd.DataFrame) -> tuple[int | None, float]:
     """Latest year at which the measure can be computed from observations alone."""
     if len(target.measure.years) != 1:
@@ -115,7 +120,10 @@ def _cagr(end: float, start: float, years: int) -> float:
 
 
 def member_spread(
-    hit: np.ndarray, members: np.ndarray, level: float = P_INTERVAL
+    hit: np.ndarray,
+    members: np.ndarray,
+    level: float = P_INTERVAL,
+    pooled: np.ndarray | None = None,
 ) -> tuple[float, float, pd.DataFrame]:
     """A ``level`` interval for P(hit) covering Monte Carlo error and model uncertainty.
 
@@ -124,6 +132,8 @@ def member_spread(
     ``(1 − level)/2`` quantile of these member probabilities minus its Monte Carlo error to
     the upper one plus its error (so a member carrying less than 5 % of the draws does not
     stretch a 90 % interval), and always contains the pooled P(hit) ± its own MC error.
+    ``pooled``: the ensemble's hits when they are not ``hit`` itself (an ensemble that
+    averages quantiles: ``hit`` is then computed on the members' own draws).
 
     Examples
     --------
@@ -147,7 +157,7 @@ def member_spread(
     cum = np.cumsum(table["weight"].to_numpy()[order])
     lower = order[np.searchsorted(cum, tail, side="right")]
     upper = order[np.searchsorted(cum, 1 - tail, side="left").clip(max=len(order) - 1)]
-    p = hit.mean()
+    p = float(np.mean(hit if pooled is None else pooled))
     se = np.sqrt(p * (1 - p) / len(hit))
     lo = min(p_k[lower] - _Z * se_k[lower], p - _Z * se)
     hi = max(p_k[upper] + _Z * se_k[upper], p + _Z * se)
@@ -205,7 +215,7 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
                 note="no data for " + ", ".join(missing or [str(t.measure.years)]),
             )
         else:
-            x = np.asarray(t.measure.evaluate(_lookup(forecast)), dtype=float)
+            x = _measure(t, forecast)
             hit = t.hit(x)
             p = float(hit.mean())
             qs = np.quantile(x, [0.025, 0.1, 0.5, 0.9, 0.975])
@@ -213,7 +223,9 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
             shortfall = (
                 np.maximum(0.0, t.threshold - x) if upward else np.maximum(0.0, x - t.threshold)
             )
-            lo, hi, members = member_spread(hit, forecast.member_of(t.series))
+            own = forecast.member_draws()  # each member's own draws (quantile averaging)
+            own_hit = hit if own is forecast else t.hit(_measure(t, own))
+            lo, hi, members = member_spread(own_hit, own.member_of(t.series), pooled=hit)
             spread.append(members.assign(id=t.id))
             base_year, base = _base_value(t, forecast.history)
             span = t.year - base_year if base_year is not None else 0

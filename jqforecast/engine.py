@@ -35,7 +35,7 @@ from jqforecast.models.ensemble import (
     fit_weights,
     vincentise,
 )
-from jqforecast.models.statistical import STATISTICAL_MODELS
+from jqforecast.models.statistical import OPTIONAL_MODELS, STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 from jqforecast.result import Forecast, series_id
 
@@ -77,9 +77,11 @@ def _rng(seed: int, *keys: str | int) -> np.random.Generator:
 
 
 def resolve_models(models: str | Sequence[str | Model], seed: int = 0) -> list[Model]:
-    """Model instances from ``"auto"`` (all), ``"statistical"``, ``"bayes"``, names or instances."""
+    """Model instances from ``"auto"`` (the default ensemble), ``"statistical"``, ``"bayes"``,
+    names (the optional members too) or instances."""
     bayes = [HierarchicalGrowth(seed=seed), CountGrowth(seed=seed)]
-    registry = {cls.name: cls for cls in STATISTICAL_MODELS} | {m.name: type(m) for m in bayes}
+    registry = {cls.name: cls for cls in (*STATISTICAL_MODELS, *OPTIONAL_MODELS)}
+    registry |= {m.name: type(m) for m in bayes}
     if isinstance(models, str):
         if models == "auto":
             return [cls() for cls in STATISTICAL_MODELS] + bayes

@@ -14,6 +14,7 @@ from jqforecast.engine import forecast, resolve_models
 from jqforecast.models.base import NotFittedError, TooShortError
 from jqforecast.models.statistical import (
     ETS,
+    ARGrowth,
     AutoARIMA,
     DampedDrift,
     LocalLinearTrend,
@@ -82,6 +83,65 @@ def test_damped_drift_is_not_overconfident_on_an_undamped_process():
     assert cov95 >= 0.93, cov95
 
 
+def _ar_growth_series(rng, n, rho, sigma, mu=0.0):
+    """A log series whose growth is AR(1) around ``mu``: g_t = μ + ρ(g_{t−1} − μ) + σ ε_t."""
+    g = np.empty(n)
+    dev = sigma / np.sqrt(1 - rho**2) * rng.standard_normal()
+    for t in range(n):
+        dev = rho * dev + sigma * rng.standard_normal()
+        g[t] = mu + dev
+    return 5 + np.cumsum(g)
+
+
+def test_ar_growth_covers_its_own_process_and_recovers_persistence():
+    """Coverage on 150 short series (12 points + 2 ahead) whose growth is AR(1) with ρ in
+    [0, 0.7] around no mean growth (where the damping of the mean changes nothing), same
+    tolerance as the other members; on long series ρ and μ are recovered; a random walk
+    (ρ = 0) gets a ρ near 0."""
+    rng = np.random.default_rng(3)
+    hits80 = hits95 = total = 0
+    for i in range(150):
+        y = _ar_growth_series(rng, 14, rng.uniform(0, 0.7), rng.uniform(0.03, 0.2))
+        paths = (
+            ARGrowth()
+            .fit(pd.Series(y[:12], index=range(2000, 2012)))
+            .simulate(2, 1000, np.random.default_rng(i))
+        )
+        lo80, hi80, lo95, hi95 = np.quantile(paths, [0.1, 0.9, 0.025, 0.975], axis=0)
+        hits80 += ((y[12:] >= lo80) & (y[12:] <= hi80)).sum()
+        hits95 += ((y[12:] >= lo95) & (y[12:] <= hi95)).sum()
+        total += 2
+    assert abs(hits80 / total - 0.80) < 0.07, hits80 / total
+    assert abs(hits95 / total - 0.95) < 0.04, hits95 / total
+    long = _ar_growth_series(rng, 300, 0.6, 0.05, mu=0.04)
+    m = ARGrowth().fit(pd.Series(long, index=range(1700, 2000)))
+    assert m.rho_ == pytest.approx(0.6, abs=0.1)
+    assert m.mu_ == pytest.approx(0.04, abs=0.02)
+    assert np.sqrt(m.sigma2_) == pytest.approx(0.05, rel=0.1)
+    walk = ARGrowth().fit(pd.Series(np.cumsum(rng.normal(0.03, 0.05, 300)), index=range(300)))
+    assert abs(walk.rho_) < 0.15
+
+
+def test_ar_growth_expected_path_is_the_damped_mean_plus_the_decaying_deviation():
+    """With ρ and σ pinned by their priors (ρ prior sd → 0 is ρ = 0; then tiny σ), the
+    median path is y_T + Σ_h μ φ^h; with ρ pinned at its estimate on a long series the
+    deviation of the last growth decays as ρ^h."""
+    y = pd.Series(np.log([100, 105, 111, 116, 123, 129, 136]), index=range(2017, 2024))
+    m = ARGrowth(rho_sd=1e-9, prior_dof=1e6, prior_scale=1e-6).fit(y)
+    paths = m.simulate(3, 4000, np.random.default_rng(0))
+    phi = m.damping ** np.arange(1, 4)
+    expected = y.iloc[-1] + np.cumsum(m.mu_ * phi)
+    np.testing.assert_allclose(np.median(paths, axis=0), expected, atol=1e-4)
+    rng = np.random.default_rng(5)
+    long = pd.Series(_ar_growth_series(rng, 400, 0.5, 0.02, mu=0.05), index=range(400))
+    m = ARGrowth().fit(long)
+    paths = m.simulate(3, 40000, np.random.default_rng(1))
+    growth = np.diff(np.concatenate([np.full((len(paths), 1), long.iloc[-1]), paths], 1), axis=1)
+    dev = m.last_growth_ - m.mu_
+    expected = m.mu_ * m.damping ** np.arange(1, 4) + dev * m.rho_ ** np.arange(1, 4)
+    np.testing.assert_allclose(growth.mean(axis=0), expected, atol=0.002)
+
+
 def test_rw_drift_recovers_drift_on_long_series():
     rng = np.random.default_rng(0)
     y = np.cumsum(0.07 + 0.02 * rng.standard_normal(40))
@@ -126,7 +186,7 @@ def test_series_order_does_not_change_results():
     assert a.equals(b)
 
 
-@pytest.mark.parametrize("models", ["statistical", ["ets"], ["arima"]])
+@pytest.mark.parametrize("models", ["statistical", ["ets"], ["arima"], ["ar_growth"]])
 def test_data_types_are_respected(models):
     """Also for the members fitted on the data scale (ETS, ARIMA), whose paths can leave the
     data type's range."""

@@ -36,11 +36,12 @@ from jqforecast.engine import (
 from jqforecast.models.bayes import HierarchicalGrowth
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import COMBINE, Combine
-from jqforecast.models.statistical import STATISTICAL_MODELS
+from jqforecast.models.statistical import OPTIONAL_MODELS, STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 
 BASELINES = ("Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA")
 JQ_MEMBERS = tuple(cls.name for cls in STATISTICAL_MODELS)  # the statistical ensemble
+KNOWN_MEMBERS = JQ_MEMBERS + tuple(cls.name for cls in OPTIONAL_MODELS)  # may be asked for
 BAYES = "bayes_growth"
 UNCALIBRATED = "jqforecast_uncalibrated"  # the ensemble before quantile recalibration
 # The pooled Bayesian member is fitted to chunks of BAYES_CHUNK series at once (one PyMC
@@ -135,7 +136,7 @@ def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], lis
     """
     warnings.simplefilter("ignore")
     kind = _kind_for(task.histories)
-    wanted = {*task.members, *(m for m in task.models if m in JQ_MEMBERS)}
+    wanted = {*task.members, *(m for m in task.models if m in KNOWN_MEMBERS)}
     members = {m.name: m for m in resolve_models(sorted(wanted), task.seed)}
     out: dict[str, list] = {name: [] for name in task.models}
     seconds = dict.fromkeys(task.models, 0.0)
@@ -358,17 +359,17 @@ def run_benchmark(
     if any(len(o) < horizon for o in outcomes):
         raise ValueError(f"test file has fewer than {horizon} values for some series")
     jq_models = list(models or ("jqforecast", *JQ_MEMBERS, BAYES))
-    unknown = set(jq_models) - {"jqforecast", *JQ_MEMBERS, BAYES}
+    unknown = set(jq_models) - {"jqforecast", *KNOWN_MEMBERS, BAYES}
     if unknown:
         raise ValueError(
             f"unknown models {sorted(unknown)}; choose from jqforecast, "
-            f"{', '.join(JQ_MEMBERS)}, {BAYES}"
+            f"{', '.join(KNOWN_MEMBERS)}, {BAYES}"
         )
     members = tuple(members or JQ_MEMBERS)
-    if not set(members) <= set(JQ_MEMBERS):
+    if not set(members) <= set(KNOWN_MEMBERS):
         raise ValueError(
-            f"unknown ensemble members {sorted(set(members) - set(JQ_MEMBERS))}; "
-            f"choose from {', '.join(JQ_MEMBERS)}"
+            f"unknown ensemble members {sorted(set(members) - set(KNOWN_MEMBERS))}; "
+            f"choose from {', '.join(KNOWN_MEMBERS)}"
         )
     kind = _kind_for(histories)
     # The Bayesian member models log growth: positive series only. Off with --no-bayes.

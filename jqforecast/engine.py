@@ -28,6 +28,7 @@ from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, MultiSeries
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import (
     COMBINE,
+    COMBINE_METHODS,
     BacktestCase,
     Combine,
     allocate_draws,
@@ -595,6 +596,8 @@ def forecast(
             assumptions = load_assumptions()
         except FileNotFoundError:
             assumptions = {}
+    if combine not in COMBINE_METHODS:
+        raise ValueError(f"combine must be one of {COMBINE_METHODS}, got {combine!r}")
     data = coerce_dtypes(data)
     sds = _assumption_sds(data, assumptions)
     series = prepare(data, sds)
@@ -647,7 +650,10 @@ def forecast(
             "process noise (each model's error distribution)",
             "parameter uncertainty (posterior draws; priors in random walk with drift and Theta;"
             " dof-corrected scale for the state-space models)",
-            "model uncertainty (ensemble mixture)",
+            "model uncertainty (ensemble mixture)"
+            if combine == "mixture"
+            else "model uncertainty (members' quantiles averaged: as wide as the members on "
+            "average; their disagreement moves the centre and does not widen it)",
             "measurement error of estimated/derived points (Bayesian members)",
             "derivation uncertainty shared by derived series (one factor per assumption)",
         ],

@@ -202,3 +202,5 @@ def test_short_series_say_which_combination_the_reference_weights_were_learned_f
     )
     m = forecast(jqforecast.load_default(), **kw)
     assert "used for" not in m.meta["weights_info"]["method"]
+    with pytest.raises(ValueError, match="combine must be one of"):
+        forecast(jqforecast.load_default(), combine="median", **kw)

@@ -304,9 +304,10 @@ def _origin_paths(
     horizon: int,
     min_points: int,
     recent: bool,
-) -> list[tuple[int, pd.Series, pd.Series, list[np.ndarray]]]:
+) -> list[tuple[int, pd.Series, pd.Series, list[int], list[np.ndarray]]]:
     """Every backtest origin of one series with each single-series member's paths:
-    ``(k, train, future, [paths])``; origins where a member fails are skipped (logged)."""
+    ``(k, train, future, steps, [paths])``, ``steps`` being the years after the origin of
+    the ``future`` values; origins where a member fails are skipped (logged)."""
     out = []
     for k, train, future in _origins(s, horizon, min_points, recent):
         steps = [int(y - train.index[-1]) for y in future.index]
@@ -320,7 +321,7 @@ def _origin_paths(
         except (ValueError, np.linalg.LinAlgError) as err:
             log.info("backtest origin skipped for %s: %s", s.id, err)
             continue
-        out.append((k, train, future, sims))
+        out.append((k, train, future, steps, sims))
     return out
 
 
@@ -361,8 +362,7 @@ def backtest_cases(
     )
     cases = []
     for s, origins in zip(series, per_series, strict=True):
-        for k, train, future, sims in origins:
-            steps = [int(y - train.index[-1]) for y in future.index]
+        for k, train, future, steps, sims in origins:
             if multi:
                 if (s.id, k) not in pooled:
                     continue
@@ -629,8 +629,15 @@ def forecast(
                 own = g.paths if g.mixture is None else g.mixture
                 z_mixture[:, position[s.id], :] = own[:, k, :]
 
-    paths = _data_scale(z_paths, series, sds, grid, seed)
-    mixture = None if z_mixture is None else _data_scale(z_mixture, series, sds, grid, seed)
+    # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
+    # same for every series that depends on that assumption (and for the members' own draws).
+    factors = {a: _rng(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
+    shift = np.stack(
+        [sum((sds[a] * factors[a] for a in s.assumptions), np.zeros(draws)) for s in series],
+        axis=1,
+    )
+    paths = _data_scale(z_paths, series, shift, grid)
+    mixture = None if z_mixture is None else _data_scale(z_mixture, series, shift, grid)
     meta = {
         "seed": seed,
         "draws": draws,
@@ -671,17 +678,14 @@ def forecast(
 
 
 def _data_scale(
-    z: np.ndarray, series: list[SeriesData], sds: dict[str, float], grid: list[int], seed: int
+    z: np.ndarray, series: list[SeriesData], shift: np.ndarray, grid: list[int]
 ) -> xr.DataArray:
-    """Paths on the data scale, labelled, with the shared derivation uncertainty added: one
-    standard-normal factor per assumption and draw, the same for every series that depends
-    on that assumption."""
+    """Paths ``z`` (draws, series, grid) moved by the shared derivation ``shift`` (draws,
+    series) on the unconstrained scale, back on the data scale and labelled."""
     draws = z.shape[0]
-    factors = {a: _rng(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
     values = np.empty_like(z)
     for j, s in enumerate(series):
-        shift = sum((sds[a] * factors[a] for a in s.assumptions), np.zeros(draws))
-        values[:, j, :] = s.transform.inverse(z[:, j, :] + shift[:, None])
+        values[:, j, :] = s.transform.inverse(z[:, j, :] + shift[:, j, None])
     return xr.DataArray(
         values,
         dims=("draw", "series", "year"),

@@ -144,7 +144,7 @@ def quantile_crps(weights: np.ndarray, terms: list[_QuantileTerms]) -> tuple[flo
 
 
 def fit_weights(
-    cases: list[BacktestCase], n_members: int, min_cases: int = 6, combine: Combine = "mixture"
+    cases: list[BacktestCase], n_members: int, min_cases: int = 6, combine: Combine = COMBINE
 ) -> tuple[np.ndarray, dict]:
     """Weights on the simplex minimising the ensemble's mean CRPS over ``cases``, for the
     ``combine`` method (``"mixture"`` or ``"quantile"``; see the module docstring).
@@ -198,7 +198,7 @@ def fit_weights(
     return w, info
 
 
-def ensemble_pit(case: BacktestCase, weights: np.ndarray, combine: Combine = "mixture") -> float:
+def ensemble_pit(case: BacktestCase, weights: np.ndarray, combine: Combine = COMBINE) -> float:
     """PIT of the case's outcome under the weighted ensemble, ties counted half (mid-PIT)."""
     if combine == "quantile":
         return mixture_pit(case.combined(weights)[None, :], np.ones(1), case.outcome)

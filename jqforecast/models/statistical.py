@@ -229,7 +229,7 @@ class ARGrowth(Model):
 
     def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
         self._check_fitted()
-        sigma2 = self.sigma2_ * self.dof_ / rng.chisquare(self.dof_, size=draws)
+        sigma2 = self.sigma2_ * _sigma_draws(self.dof_, draws, rng)[:, 0] ** 2
         rho = self._rho_mean(sigma2) + rng.standard_normal(draws) / np.sqrt(
             self._rho_precision(sigma2)
         )

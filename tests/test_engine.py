@@ -376,6 +376,19 @@ def test_theta_matches_statsmodels_theta_model_or_finds_a_smaller_error():
     assert agree >= 30  # mostly the same optimum
 
 
+def test_ses_error_sum_by_filter_equals_the_recursion():
+    """The Brent refinement's filtered SES error sum equals the plain recursion's, for short
+    and long series and α at both ends of its range."""
+    from jqforecast.models.statistical import _ses_run, _ses_sse
+
+    rng = np.random.default_rng(5)
+    for n in (3, 4, 7, 45):
+        y = np.cumsum(rng.normal(0.05, 0.2, n)) * rng.uniform(1, 1e4)
+        for alpha in (1e-4, 0.37, 1.0):
+            expected = _ses_run(y, np.array([alpha]))[0][0]
+            assert _ses_sse(alpha, y) == pytest.approx(expected, rel=1e-12, abs=1e-9)
+
+
 @pytest.mark.parametrize(
     ("form", "damped"),
     [("AAN", False), ("AAN", True), ("ANN", None), ("MNN", None), ("MAN", True)],

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize
 
-from jqforecast.backtest.scores import mean_abs_diff
+from jqforecast.backtest.scores import mean_abs_diff, spread_sorted
 from jqforecast.models.calibration import mixture_pit
 from jqforecast.models.transforms import Transform
 
@@ -76,15 +76,15 @@ def quantile_average(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def crps_terms(cases: list[BacktestCase]) -> tuple[np.ndarray, np.ndarray]:
     """``A_i = E|X_i − y|`` (M,) and ``B_ij = E|X_i − X_j|`` (M, M), averaged over cases
-    (every case's pairs at once: one batched merged sort per member pair)."""
-    x = np.stack([c.samples for c in cases])  # (cases, members, draws)
+    (draws sorted once; :func:`~jqforecast.backtest.scores.mean_abs_diff` per member pair)."""
+    x = np.sort(np.stack([c.samples for c in cases]), axis=-1)  # (cases, members, draws)
     y = np.array([c.outcome for c in cases])
     a = np.abs(x - y[:, None, None]).mean(axis=(0, 2))
     m = x.shape[1]
-    b = np.empty((m, m))
+    b = np.diag(spread_sorted(x).mean(axis=0))
     for i in range(m):
-        for j in range(i, m):
-            b[i, j] = b[j, i] = mean_abs_diff(x[:, i], x[:, j]).mean()
+        for j in range(i + 1, m):
+            b[i, j] = b[j, i] = mean_abs_diff(x[:, i], x[:, j], presorted=True).mean()
     return a, b
 
 

@@ -567,12 +567,23 @@ def _ses_alpha(y: np.ndarray, low: float = 1e-4) -> float:
     from scipy.optimize import minimize_scalar
 
     grid = np.linspace(low, 1.0, 101)
-    best = int(np.argmin(_ses_run(y, grid)[0]))
+    sse = _ses_run(y, grid)[0]
+    best = int(np.argmin(sse))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-    found = minimize_scalar(
-        lambda a: _ses_run(y, np.array([a]))[0][0], bounds=(lo, hi), method="bounded"
-    )
-    return float(found.x if found.fun <= _ses_run(y, grid[best : best + 1])[0][0] else grid[best])
+    found = minimize_scalar(_ses_sse, args=(y,), bounds=(lo, hi), method="bounded")
+    return float(found.x if found.fun <= sse[best] else grid[best])
+
+
+def _ses_sse(alpha: float, y: np.ndarray) -> float:
+    """One-step squared-error sum of SES from ``ℓ₀ = y₀`` for one α, the levels run by
+    ``scipy.signal.lfilter`` (``ℓ_t = (1−α) ℓ_{t−1} + α y_t``): the Brent refinement calls it
+    ~14 times a series, and the C filter is ~10× faster there than :func:`_ses_run`'s
+    Python loop over the years (which suits the grid, all α at once)."""
+    from scipy.signal import lfilter
+
+    levels = lfilter([alpha], [1.0, alpha - 1.0], y[1:-1], zi=[(1.0 - alpha) * y[0]])[0]
+    errors = y[1:] - np.concatenate([y[:1], levels])
+    return float(errors @ errors)
 
 
 STATISTICAL_MODELS: tuple[type[Model], ...] = (

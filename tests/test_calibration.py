@@ -107,3 +107,24 @@ def test_mixture_pit_known_answer():
     samples = np.array([[0.0, 1.0, 2.0, 3.0], [10.0, 11.0, 12.0, 13.0]])
     # member 1: 2 below, 1 tie → 2.5/4; member 2: none below → 0
     assert mixture_pit(samples, np.array([0.5, 0.5]), 2.0) == pytest.approx(0.5 * 2.5 / 4)
+
+
+def test_steps_are_recalibrated_only_where_backtests_reject_nominal_coverage():
+    """Calibrated PITs (uniform) leave the step's map the identity in most draws (two
+    binomial tests at 5 %: the family-wise rate is 5–10 %); too-wide forecasts (sd 2 for
+    N(0, 1) outcomes, 300 cases: 80 % intervals cover ~99 %) are always recalibrated."""
+    rng = np.random.default_rng(8)
+    applied = [
+        PITCalibration.fit(rng.uniform(size=300), np.ones(300, int)).applied[1] for _ in range(400)
+    ]
+    assert 0.02 < np.mean(applied) < 0.12
+    calm = PITCalibration.fit(rng.uniform(size=300), np.ones(300, int), significance=1e-9)
+    assert calm.is_identity and calm.applied == {1: False}
+    np.testing.assert_array_equal(calm.apply(np.arange(6.0)[:, None], [1]), np.arange(6.0)[:, None])
+    wide = PITCalibration.fit(norm_cdf(rng.standard_normal(300) / 2), np.ones(300, int))
+    assert wide.applied == {1: True} and not wide.is_identity
+    assert wide.coverage[1]["80"] > 0.95
+    back = PITCalibration.from_dict(wide.to_dict())
+    assert back.applied == wide.applied and back.coverage == wide.coverage
+    everything = PITCalibration.fit(rng.uniform(size=300), np.ones(300, int), significance=None)
+    assert everything.applied == {1: True} and not everything.is_identity

@@ -494,3 +494,39 @@ def test_arima_paths_have_the_fitted_models_joint_distribution(kind):
     assert np.corrcoef(paths[:, 0], paths[:, 1])[0, 1] == pytest.approx(corr, abs=0.02)
     wide = AutoARIMA().fit(pd.Series(y)).simulate(4, 40000, np.random.default_rng(0))
     assert (np.quantile(wide, 0.9, axis=0) - np.quantile(wide, 0.1, axis=0) > hi - lo).all()
+
+
+def test_group_fits_in_processes_give_the_same_forecast():
+    """The Bayesian members' group fits spread over two forked processes (each fit's chains
+    one after another) give the same forecast as fitting them here, one after another; a
+    poor-convergence warning raised in a worker is raised again in this process."""
+    from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth
+
+    data = pd.concat(
+        [
+            _table("revenue", "ic", range(2016, 2024), np.exp(np.linspace(5, 6, 8)), "亿元"),
+            _table("revenue", "ai", range(2016, 2024), np.exp(np.linspace(4, 4.6, 8)), "亿元"),
+            _table(
+                "pct_filings", "park_total", range(2016, 2024), [3, 5, 4, 8, 6, 9, 12, 10], "件"
+            ),
+        ]
+    )
+    members = [
+        RandomWalkDrift(),
+        HierarchicalGrowth(draws=40, tune=40),
+        CountGrowth(draws=40, tune=40),
+    ]
+    with warnings.catch_warnings(record=True) as here_warned:
+        warnings.simplefilter("always")
+        here = forecast(data, draws=300, seed=2, models=members, assumptions={}, jobs=1)
+    with warnings.catch_warnings(record=True) as spread_warned:
+        warnings.simplefilter("always")
+        spread = forecast(data, draws=300, seed=2, models=members, assumptions={}, jobs=2)
+    assert here.equals(spread)
+    assert set(here.meta["diagnostics"]) == {"bayes_growth:revenue", "bayes_count:pct_filings"}
+    assert here.meta["diagnostics"] == spread.meta["diagnostics"]
+
+    def poor(caught):
+        return sorted(str(w.message) for w in caught if "poor convergence" in str(w.message))
+
+    assert poor(here_warned) == poor(spread_warned)

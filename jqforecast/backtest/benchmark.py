@@ -30,6 +30,7 @@ from jqforecast.engine import (
     _group_frames,
     _member_group_paths,
     learn_weights,
+    one_blas_thread,
     resolve_models,
     simulate_group,
 )
@@ -303,19 +304,8 @@ def _mapper(backend: str, jobs: int, client=None) -> Iterator[Mapper]:
     elif jobs == 1:
         yield map
     else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_one_blas_thread) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=one_blas_thread) as pool:
             yield pool.map
-
-
-def _one_blas_thread() -> None:
-    """Worker initializer: one BLAS thread per process. OpenBLAS otherwise starts a thread
-    per core in every worker, and its busy-waiting threads fight over the cores: measured
-    on 2 cores, backtesting the statsmodels members on 30 M3 series took 14.3 s in one
-    process, 29.8 s in two workers, 6.6 s in two single-threaded workers. (Dask's workers
-    get the same limit from its default ``OPENBLAS_NUM_THREADS=1``.)"""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
 
 
 def _chunks(ids, histories, size):

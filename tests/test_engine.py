@@ -295,15 +295,19 @@ def test_short_series_take_reference_weights():
 
 
 def test_calibration_is_learned_from_own_backtests_and_keeps_draw_ranks():
+    """Calm series (1 % a year) that turn volatile (60 %) in their last three years: the
+    backtests from the recent origins miss far too often, so both horizons are recalibrated
+    (wider), every draw keeping its rank; calm throughout, nothing is recalibrated."""
     rng = np.random.default_rng(11)
     years = range(2010, 2024)
+    sd = np.r_[np.full(11, 0.01), np.full(3, 0.6)]
     data = pd.concat(
         [
             _table(
                 "revenue",
                 ind,
                 years,
-                np.exp(5 + np.cumsum(0.06 + 0.1 * rng.standard_normal(14))),
+                np.exp(5 + np.cumsum(0.06 + sd * rng.standard_normal(14))),
                 "亿元",
             )
             for ind in ("ic", "biomed", "ai")
@@ -314,6 +318,8 @@ def test_calibration_is_learned_from_own_backtests_and_keeps_draw_ranks():
     raw = forecast(data, calibrate=False, **kw)
     cal = fc.meta["calibration"]
     assert cal["source"].startswith("rolling-origin") and sum(cal["cases"].values()) >= 6
+    assert cal["applied"] == {"1": True, "2": True}
+    assert max(c["80"] for c in cal["backtest_coverage"].values()) < 0.5
     assert raw.meta["calibration"]["maps"] == {}  # calibrate=False: identity, said so
     a, b = fc.paths.values, raw.paths.values
     assert not np.allclose(a, b)
@@ -321,6 +327,13 @@ def test_calibration_is_learned_from_own_backtests_and_keeps_draw_ranks():
         for i in range(a.shape[2]):
             order = np.argsort(b[:, j, i], kind="stable")
             assert (np.diff(a[order, j, i]) >= -1e-9 * a[:, j, i].max()).all()  # ranks kept
+    wide, narrow = fc.interval(80), raw.interval(80)
+    assert ((wide["hi"] - wide["lo"]) > (narrow["hi"] - narrow["lo"])).all()
+    calm = data.assign(
+        value=np.exp(5 + 0.06 * np.tile(np.arange(14), 3)) * (1 + 0.01 * rng.standard_normal(42))
+    )
+    steady = forecast(calm, **kw).meta["calibration"]
+    assert not any(steady["applied"].values()), steady["backtest_coverage"]
 
 
 def test_recent_origins_forecast_from_nearly_the_whole_history():

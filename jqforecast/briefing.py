@@ -35,7 +35,7 @@ WORDS = {
         "closes": "弥合缺口",
         "no_change": "无上一次运行可比较",
         "derived_note": "内置数据均为依据公开数据推算（status=derived），非园区官方统计；详见 data/raw/SOURCES.md。",
-        "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、阻尼趋势指数平滑、ARIMA、Theta、局部线性趋势）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；预测分位数按真实年度序列的滚动回测校准（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入。",
+        "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、阻尼趋势指数平滑、ARIMA、Theta、局部线性趋势）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；滚动回测显示区间偏差显著的预测期，按真实年度序列的回测重校准分位数（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入。",
     },
     "en": {
         "title": "Jinqiao Park, Zhangjiang Hi-tech Zone: will the 2026 targets be hit?",
@@ -59,7 +59,8 @@ WORDS = {
         "method": "Method: statistical models (random walk with plain and damped drift, damped ETS, ARIMA, "
         "Theta, local linear trend) and Bayesian pooled models (PyMC) combined in "
         "an ensemble; P(hit) computed draw by draw on joint sample paths; quantiles "
-        "recalibrated on rolling-origin backtests of real yearly series (PIT recalibration); "
+        "recalibrated where rolling-origin backtests of real yearly series showed significant "
+        "miscalibration (PIT recalibration); "
         "the uncertainty of derivation assumptions enters as shared factors.",
     },
 }

@@ -223,7 +223,7 @@ def test_backtests_spread_over_processes_give_the_same_weights():
 )
 @settings(max_examples=60, deadline=None)
 def test_mean_abs_diff_is_the_average_over_all_pairs(batch, n, m, seed, ties):
-    """The merged-sort E|A − B| equals the brute-force mean of |a_i − b_j| over all pairs,
+    """The running-sum E|A − B| equals the brute-force mean of |a_i − b_j| over all pairs,
     batched, with ties within and across the samples (rounded values)."""
     from jqforecast.backtest.scores import mean_abs_diff
 

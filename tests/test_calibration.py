@@ -120,6 +120,7 @@ def test_steps_are_recalibrated_only_where_backtests_reject_nominal_coverage():
     assert 0.02 < np.mean(applied) < 0.12
     calm = PITCalibration.fit(rng.uniform(size=300), np.ones(300, int), significance=1e-9)
     assert calm.is_identity and calm.applied == {1: False}
+    assert PITCalibration.from_dict(calm.to_dict()).is_identity  # stored, still the identity
     np.testing.assert_array_equal(calm.apply(np.arange(6.0)[:, None], [1]), np.arange(6.0)[:, None])
     wide = PITCalibration.fit(norm_cdf(rng.standard_normal(300) / 2), np.ones(300, int))
     assert wide.applied == {1: True} and not wide.is_identity

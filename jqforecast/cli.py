@@ -295,7 +295,9 @@ def benchmark_command(
     ] = None,
     jobs: Annotated[int | None, typer.Option(help="Parallel workers (default: all cores).")] = None,
     backend: Annotated[str, typer.Option(help="local or dask.")] = "local",
-    draws: Annotated[int, typer.Option(help="Sample paths per series.")] = 1000,
+    draws: Annotated[
+        int, typer.Option(help="Sample paths per series (default: forecast()'s default).")
+    ] = 4000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     bayes: Annotated[
         bool,

@@ -322,7 +322,7 @@ def run_benchmark(
     models: Sequence[str] | None = None,
     jobs: int | None = None,
     backend: str = "local",
-    draws: int = 1000,
+    draws: int = 4000,
     seed: int = 0,
     weight_series: int = 100,
     dask_client=None,
@@ -340,6 +340,9 @@ def run_benchmark(
     :func:`jqforecast.forecast`. ``members`` names the statistical members of the
     ``jqforecast`` ensemble (default: all of :data:`JQ_MEMBERS`); only they are backtested.
     ``combine`` is how the ensemble combines its members (weights are learned for it).
+    ``draws`` defaults to :func:`jqforecast.forecast`'s 4 000: an event probability read off
+    N draws adds its Monte Carlo variance, ~p(1 − p)/N, to the Brier score (measured on M3
+    full history: 0.1302 with 1 000 draws, 0.1299 with 4 000; OWA 0.8421 → 0.8405).
     """
     jobs = jobs or os.cpu_count() or 1
     out = Path(out)

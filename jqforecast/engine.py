@@ -817,31 +817,38 @@ def fit_groups(
     """
     work = []
     for group in groups:
-        frames = _group_frames(group)
-        for m in _candidates(group, members, weight_map, grid, {}, {}):
-            if getattr(m, "multi_series", False):
-                key = (group[0].metric, m.name)
-                work.append((key, m.clone().set_params(seed=seed), frames))
+        multi = [
+            m
+            for m in _candidates(group, members, weight_map, grid, {}, {})
+            if getattr(m, "multi_series", False)
+        ]
+        frames = _group_frames(group) if multi else None
+        for m in multi:
+            work.append(((group[0].metric, m.name), m.clone().set_params(seed=seed), frames))
     work.sort(key=lambda job: -job[2][0].size)  # largest first: the pool then balances
-    with _fit_pool(len(work), jobs) as (mapper, cores):
-        results = list(mapper(_fit_member, [(m.set_params(cores=cores), f) for _, m, f in work]))
+    with _fit_pool(len(work), jobs) as (mapper, cap):
+        if cap is not None:  # each fit may start at most ``cap`` chain processes
+            for _, m, _ in work:
+                m.set_params(cores=min(m.cores, cap))
+        results = list(mapper(_fit_member, [(m, f) for _, m, f in work]))
     return {key: result for (key, _, _), result in zip(work, results, strict=True)}
 
 
 @contextmanager
-def _fit_pool(fits: int, jobs: int | None) -> Iterator[tuple[Mapper, int]]:
-    """A ``map`` for ``fits`` group fits and the chain processes each fit may start."""
+def _fit_pool(fits: int, jobs: int | None) -> Iterator[tuple[Mapper, int | None]]:
+    """A ``map`` for ``fits`` group fits and the most chain processes each fit may start
+    (``None``: as many as the model's own ``cores`` asks for)."""
     cpus = os.cpu_count() or 1
     if multiprocessing.current_process().daemon:  # (a pool's worker may start no processes)
         yield map, 1
         return
     workers = min(fits, jobs or cpus)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield map, min(cpus, 2)
+        yield map, None
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=one_blas_thread) as pool:
-        yield pool.map, max(1, min(2, cpus // workers))
+        yield pool.map, max(1, cpus // workers)
 
 
 def one_blas_thread() -> None:

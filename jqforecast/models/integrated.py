@@ -161,6 +161,8 @@ def log_likelihood(mu, v, obs_var, y, prior_mean, prior_var):
 
 @numba.njit(cache=True)
 def _draw(mu, v, obs_var, y, prior_mean, prior_var, z):
+    """:func:`draw_paths` given the standard normal draws ``z`` (D, S, T). Posterior draws
+    have positive variances, so every ``P`` here is positive definite."""
     n_draws, n_series, n_years = z.shape
     x = np.empty_like(z)
     diag, lin, d, u = np.empty((4, n_years))

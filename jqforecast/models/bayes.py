@@ -505,7 +505,7 @@ def _latent_paths(
     noisy = np.flatnonzero(~precise)
     if len(noisy) and obs_sd is not None and integrate:
         _integrated_paths(pm, y, mu, sigma, obs_sd, p["nu"], prior_mean, prior_var, noisy)
-        noisy = noisy[:0]
+        noisy = noisy[:0]  # none left to sample non-centred
     if len(noisy):
         start = pm.Flat("x0_offset", shape=len(noisy))  # scaled by x0_sd: prior is below
         eps = pm.StudentT("eps", nu=p["nu"], mu=0.0, sigma=1.0, shape=(len(noisy), n_years - 1))
@@ -529,18 +529,20 @@ def _latent_paths(
             pm.logp(shock, innovations).sum() - (n_years - 1) * pt.log(sigma[exact]).sum(),
         )
         rows.append(x)
-    sampled = np.sort(np.concatenate([noisy, exact]))
-    if not len(sampled):
-        return None, np.zeros_like(mask)
-    x = pt.concatenate(rows, axis=0)[np.argsort(np.concatenate([noisy, exact]))]
+    noncentred = np.isin(np.arange(n_series), noisy)
+    cells = mask & noncentred[:, None]  # observed cells of non-centred rows: likelihood to add
+    stacked = np.concatenate([noisy, exact])  # the row each of ``rows`` holds
+    if not len(stacked):
+        return None, cells
+    x = pt.concatenate(rows, axis=0)[np.argsort(stacked)]
+    sampled = np.sort(stacked)
     if len(sampled) == n_series:  # (no row integrated out)
         x = pm.Deterministic("x", x, dims=dims)
     else:  # the other rows are integrated out: completed after sampling (_complete_paths)
         x = pm.Deterministic("x_sampled", x)
     weak = pm.Normal.dist(prior_mean[sampled], np.sqrt(prior_var[sampled]))
     pm.Potential("x_prior", pm.logp(weak, x).sum())
-    everything_sampled = len(sampled) == n_series
-    return x, mask & ~precise[:, None] if everything_sampled else np.zeros_like(mask)
+    return x, cells
 
 
 def _state_prior(y: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,8 +23,9 @@ PyTensor has Cholesky, solve and log-determinant Ops with gradients, but on thes
 matrices each is a Python-level call (measured in session 4: ~315 µs per log density and
 gradient), and a Kalman filter unrolled over the years compiled its gradient for minutes.
 Building ``P`` and ``b`` in PyTensor with a dense numpy integral (session 8, first version)
-cost ~110 µs a gradient and ~30 s of C compilation on a cold cache; the same in numpy ~200 µs
-(dozens of small array calls). So the whole ``log p(y | θ)`` and its gradient are one
+cost ~110 µs a gradient, and the revenue group's log density and gradient 29 s of C
+compilation on a cold cache (21 s now); the same in numpy ~200 µs (dozens of small array
+calls). So the whole ``log p(y | θ)`` and its gradient are one
 numba-compiled loop over the series (:func:`log_likelihood`, O(T) per series: ``P`` is
 tridiagonal, factorised as ``L D Lᵀ``; the diagonals of ``P⁻¹`` the gradient needs come from
 the same factors) inside one small Op (:class:`PathsLogLikelihood`). Tests check it against

@@ -27,7 +27,7 @@ import xarray as xr
 
 from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.data.schema import coerce_dtypes, effective_rel_sd
-from jqforecast.models.base import Model
+from jqforecast.models.base import Model, TooShortError
 from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, MultiSeriesModel, fit_jointly
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import (
@@ -108,12 +108,13 @@ def resolve_models(models: str | Sequence[str | Model], seed: int = 0) -> list[M
 
 
 def applies(model: Model, s: SeriesData) -> bool:
-    """Whether a model suits a series' data type (count models only for counts, and back)."""
+    """Whether a model suits a series' data type (count models only for counts, and back;
+    the growth model's priors are on a log or logit scale: not for series of any sign)."""
     is_count = s.transform.kind is Kind.COUNT
     if isinstance(model, CountGrowth):
         return is_count
     if isinstance(model, HierarchicalGrowth):
-        return not is_count
+        return s.transform.kind not in (Kind.COUNT, Kind.REAL)
     return True
 
 
@@ -196,6 +197,7 @@ def _member_paths(
     paths whose exp() dominates every mean-based score; paths are clipped to at most
     :data:`MAX_LOG_CHANGE_PER_YEAR` per year from the last observed value (×2.7 up or ÷2.7
     down a year), far outside any economic series here but a guard against such blow-ups.
+    Series of any sign (:attr:`Kind.REAL`) have no log scale and are not bounded.
     """
     fit_on = _for_model(model, history)
     if model.data_scale:
@@ -203,6 +205,8 @@ def _member_paths(
     paths = model.clone().fit(fit_on).simulate(horizon, draws, rng)
     if model.data_scale:
         paths = transform.forward(paths)
+    if transform.kind is Kind.REAL:
+        return paths
     last = history.dropna()
     ahead = int(history.index[-1] - last.index[-1])
     return _envelope(paths, float(last.iloc[-1]), ahead + np.arange(1, horizon + 1))
@@ -715,6 +719,8 @@ def _candidates(
     """The members that will forecast ``group``: applicable, enough points, non-zero weight.
 
     Records why the others are skipped; empty when every series is observed to the last year.
+    Raises :class:`~jqforecast.models.base.TooShortError` when the group needs a forecast
+    and no member can make one (e.g. only ``ets`` asked for and a series of five points).
     """
     for s in group:
         skipped[s.id] = {}
@@ -731,6 +737,11 @@ def _candidates(
         candidates.append(m)
     if all(s.last_year >= max(grid) for s in group):
         return []
+    if not candidates:
+        raise TooShortError(
+            f"no model can forecast {[s.id for s in group]}: "
+            + "; ".join(sorted({f"{m} {why}" for s in group for m, why in skipped[s.id].items()}))
+        )
     total = sum(weight_map.get(m.name, 0.0) for m in candidates)
     return [m for m in candidates if total == 0 or weight_map.get(m.name, 0.0) > 0]
 

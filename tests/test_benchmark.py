@@ -27,6 +27,9 @@ def test_smape_mase_owa_hand_computed():
     assert scale[0] == pytest.approx(7 / 3)
     assert M.mase(y, f, scale)[0] == pytest.approx(15 / (7 / 3))
     assert M.owa(10.0, 2.0, 20.0, 4.0) == pytest.approx(0.5)
+    # an exact forecast of zero scores 0, not 0/0
+    assert M.smape(np.array([[0.0, 5.0]]), np.array([[0.0, 5.0]]))[0] == 0.0
+    assert M.smape(np.array([[0.0]]), np.array([[3.0]]))[0] == pytest.approx(200.0)
 
 
 def test_coverage_and_msis():
@@ -64,6 +67,83 @@ def _slice(tmp_path, n=6):
     train[train["unique_id"].isin(ids)].to_csv(tr, index=False)
     test[test["unique_id"].isin(ids)].to_csv(te, index=False)
     return tr, te
+
+
+def _write_pair(tmp_path, train_rows, test_rows):
+    tr, te = tmp_path / "train.csv", tmp_path / "test.csv"
+    pd.DataFrame(train_rows, columns=["unique_id", "t", "y"]).to_csv(tr, index=False)
+    pd.DataFrame(test_rows, columns=["unique_id", "h", "y"]).to_csv(te, index=False)
+    return tr, te
+
+
+def test_bad_input_cells_are_named_by_file_row_and_column(tmp_path):
+    from jqforecast.backtest.data import read_pair
+    from jqforecast.data.errors import ValidationError
+
+    train = [["a", 1, 1.0], ["a", 2, "x"], ["a", 3, None], ["a", 3, 4.0], ["a", 4.5, 4.0]]
+    tr, te = _write_pair(tmp_path, train, [["a", 1, 2.0]])
+    with pytest.raises(ValidationError) as err:
+        read_pair(tr, te, horizon=1)
+    found = {(p.row, p.column, p.expected) for p in err.value.problems}
+    assert found == {
+        (3, "y", "a finite number"),
+        (4, "y", "a finite number"),
+        (5, "t", "one row per unique_id and t"),
+        (6, "t", "a whole number"),
+    }
+    assert all(p.file == str(tr) for p in err.value.problems)
+    assert "train.csv, row 3, column 'y': got 'x'" in str(err.value)
+    tr, te = _write_pair(tmp_path, [["a", t, t] for t in range(1, 6)], [["a", 1, 6.0]])
+    with pytest.raises(ValueError, match="fewer than 2 test values.*--horizon"):
+        read_pair(tr, te, horizon=2)
+    pd.DataFrame({"unique_id": ["a"], "t": [1]}).to_csv(tr, index=False)
+    with pytest.raises(ValueError, match=r"lacks columns \['y'\]"):
+        read_pair(tr, te, horizon=1)
+
+
+def test_harness_scores_awkward_series_on_the_same_footing(tmp_path):
+    """Series too short for some members, too short or constant to score, with zeros or
+    negative values, and a one-year horizon: every model scores the same series, the ones
+    left out are listed with their reasons, members too short for a series fall back to the
+    random walk with drift (counted), negative series get negative forecasts."""
+    from jqforecast.backtest.benchmark import run_benchmark
+
+    rng = np.random.default_rng(5)
+    train, test = [], []
+    series = {f"p{n}": 100 * np.exp(np.cumsum(rng.normal(0.05, 0.1, n + 1))) for n in (3, 5, 12)}
+    series |= {
+        "neg": rng.normal(-20, 5, 11),
+        "zeros": np.r_[0, 2, 0, 3, 4, 0, 5.0],
+        "flat": [5.0] * 6,
+    }
+    series |= {"two": np.r_[1.0, 2.0, 3.0]}
+    for uid, y in series.items():
+        train += [[uid, t + 1 + (uid == "neg" and t > 4), v] for t, v in enumerate(y[:-1])]
+        test.append([uid, 1, y[-1]])
+    test.append(["only_test", 1, 1.0])
+    tr, te = _write_pair(tmp_path, train, test)
+    result = run_benchmark(
+        tr, te, 1, tmp_path / "out", jobs=1, draws=300, models=["jqforecast", "ets"], bayes=False
+    )
+    assert result["excluded"] == {
+        "flat": "constant training values: the MASE scale is zero",
+        "only_test": "no training values",
+        "two": "2 training values; the models need at least 3",
+    }
+    assert result["series"] == 5 and result["event_h"] == 1
+    assert result["gaps_closed_up"] == {"neg": 1}
+    models = result["models"]
+    for name, row in models.items():
+        assert all(np.isfinite(row[k]) for k in ("smape", "mase", "owa", "crps_scaled")), name
+    # ets needs 7 points: p3, p5 and zeros fall back; AutoETS falls back to Naive on p3, p5
+    assert models["ets"]["fallback_series"] == 3 and models["jqforecast"]["fallback_series"] == 0
+    assert models["AutoETS"]["fallback_series"] >= 2
+    fc = pd.read_csv(tmp_path / "out" / "forecasts.csv")
+    assert len(fc) == 5 * len(models) and fc["p_ge_0"].notna().all()
+    neg = fc[(fc["unique_id"] == "neg") & (fc["model"] == "jqforecast")].iloc[0]
+    assert neg["hi-95"] < 0 and neg["lo-95"] < neg["mean"] < neg["hi-95"]
+    zeros = fc[(fc["unique_id"] == "zeros") & (fc["model"] == "jqforecast")].iloc[0]
+    assert zeros["lo-95"] >= 0
 
 
 @pytest.mark.slow
@@ -153,6 +233,27 @@ def test_dask_backend_gives_the_same_numbers(tmp_path):
     for m in ("theta", "rw_drift"):
         assert dask["models"][m]["smape"] == local["models"][m]["smape"]
         assert dask["models"][m]["crps_scaled"] == local["models"][m]["crps_scaled"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    signs=st.lists(st.sampled_from([1.0, 0.0, -1.0]), min_size=1, max_size=260),
+    jobs=st.integers(1, 16),
+)
+def test_pooled_fits_do_not_depend_on_the_number_of_workers(signs, jobs):
+    """With the Bayesian member each forecasting task is one pooled fit of positive series
+    (≤ 50, near-equal, in file order) whatever ``jobs`` is; every series is in one task."""
+    from jqforecast.backtest.benchmark import BAYES_CHUNK, _partition
+
+    histories = [np.array([1.0, 2.0, s]) for s in signs]  # positive iff the sign is +
+    parts = _partition(histories, True, jobs)
+    assert [p.tolist() for p in parts] == [p.tolist() for p in _partition(histories, True, 1)]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(signs)))
+    for p in parts:
+        assert len({signs[i] > 0 for i in p}) == 1 and (np.diff(p) > 0).all()
+    positive = [len(p) for p in parts if signs[p[0]] > 0]
+    assert all(n <= BAYES_CHUNK for n in positive)
+    assert not positive or max(positive) - min(positive) <= 1
 
 
 @pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")

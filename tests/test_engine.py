@@ -220,6 +220,16 @@ def test_fewer_than_three_points_is_a_clear_error():
         forecast(data, draws=10)
 
 
+def test_no_member_able_to_forecast_is_a_clear_error_not_empty_paths():
+    """Asked for members that all need more points than a series has, the forecast stops
+    and says why (it used to return the uninitialised memory of an empty array)."""
+    data = _table("revenue", "ic", range(2019, 2024), [1.0, 1.2, 1.5, 1.6, 2.0], "亿元")
+    with pytest.raises(TooShortError, match=r"no model can forecast.*ets needs 7 points"):
+        forecast(validate(data, warn=False), draws=10, models=["ets", "arima"])
+    fc = forecast(validate(data, warn=False), draws=10, models=["ets", "rw_drift"])
+    assert fc.meta["members_used"]["revenue/ic"] == {"rw_drift": 1.0}
+
+
 def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
     data = pd.concat(
         [

@@ -23,6 +23,7 @@ import pandas as pd
 
 from jqforecast._io import write_csv, write_json
 from jqforecast.backtest import metrics as M
+from jqforecast.backtest.data import read_pair, series_kind
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import (
     Mapper,
@@ -34,6 +35,7 @@ from jqforecast.engine import (
     resolve_models,
     simulate_group,
 )
+from jqforecast.models.base import TooShortError
 from jqforecast.models.bayes import HierarchicalGrowth
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import COMBINE, Combine
@@ -69,27 +71,9 @@ class Task:
     combine: Combine = COMBINE  # how "jqforecast" combines its members
 
 
-def read_pair(train: str | Path, test: str | Path, max_history: int | None = None):
-    """Read a train/test pair; keep the last ``max_history`` training points per series."""
-    tr = pd.read_csv(train).sort_values(["unique_id", "t"])
-    te = pd.read_csv(test).sort_values(["unique_id", "h"])
-    for name, frame, cols in (
-        ("train", tr, ("unique_id", "t", "y")),
-        ("test", te, ("unique_id", "h", "y")),
-    ):
-        missing = set(cols) - set(frame.columns)
-        if missing:
-            raise ValueError(f"{name} file lacks columns {sorted(missing)}; expected {cols}")
-    if max_history:
-        tr = tr.groupby("unique_id", sort=False).tail(max_history)
-    ids = sorted(set(tr["unique_id"]) & set(te["unique_id"]))
-    hist = {k: g["y"].to_numpy(float) for k, g in tr.groupby("unique_id") if k in ids}
-    outs = {k: g["y"].to_numpy(float) for k, g in te.groupby("unique_id") if k in ids}
-    return ids, hist, outs
-
-
-def _series_data(uid: str, y: np.ndarray, kind: Kind) -> SeriesData:
-    transform = Transform(kind)
+def _series_data(uid: str, y: np.ndarray, kind: Kind | None = None) -> SeriesData:
+    """A benchmark series as the engine's members take it (``kind``: :func:`series_kind`)."""
+    transform = Transform(kind or series_kind(y))
     years = np.arange(1 - len(y), 1)  # every series ends at "year" 0: origins line up
     return SeriesData(
         id=str(uid),
@@ -102,71 +86,91 @@ def _series_data(uid: str, y: np.ndarray, kind: Kind) -> SeriesData:
     )
 
 
-def _kind_for(histories: Sequence[np.ndarray]) -> Kind:
-    return Kind.LEVEL if all((h > 0).all() for h in histories) else Kind.FLOW
-
-
 def bayes_samples(
     ids: Sequence[str], histories: Sequence[np.ndarray], horizon: int, draws: int, seed: int
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Pooled Bayesian growth paths (draws, horizon) per series on the model (log) scale,
     and each chunk's MCMC diagnostics.
 
-    Series are fitted in chunks of :data:`BAYES_CHUNK` (one :class:`HierarchicalGrowth` each,
-    one chain process at a time inside a benchmark worker), on their last
-    :data:`BAYES_POINTS` values aligned at the forecast origin.
+    Series are fitted in near-equal chunks of at most :data:`BAYES_CHUNK` (one
+    :class:`HierarchicalGrowth` each, one chain process at a time inside a benchmark
+    worker), on their last :data:`BAYES_POINTS` values aligned at the forecast origin; each
+    chunk's paths come from a random stream named after its first series.
     """
     out, diagnostics = {}, []
-    for start in range(0, len(ids), BAYES_CHUNK):
-        chunk = range(start, min(start + BAYES_CHUNK, len(ids)))
+    for chunk in np.array_split(np.arange(len(ids)), -(-len(ids) // BAYES_CHUNK)):
         group = [_series_data(ids[i], histories[i], Kind.LEVEL) for i in chunk]
         frame, noise = _group_frames(group)  # log scale, every series ending at year 0
         model = HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS).fit(frame, noise)
         grid = list(range(1, horizon + 1))
-        paths = _member_group_paths(model, group, grid, draws, seed, key=("bayes", start))
+        paths = _member_group_paths(model, group, grid, draws, seed, key=("bayes", group[0].id))
         out.update({s.id: paths[:, k, :] for k, s in enumerate(group)})
         diagnostics.append(model.diagnostics_)
     return out, diagnostics
 
 
-def jq_samples(task: Task) -> tuple[dict[str, np.ndarray], dict[str, float], list[dict]]:
-    """Samples (series, draws, horizon) per jqforecast model for a chunk, and fit times.
+FALLBACK = "rw_drift"  # what a member's row shows for a series it cannot forecast
+
+
+def jq_samples(
+    task: Task,
+) -> tuple[dict[str, np.ndarray], dict[str, float], list[dict], dict[str, int]]:
+    """Samples (series, draws, horizon) per jqforecast model for a chunk, fit times, the
+    Bayesian chunks' diagnostics and, per model, how many series fell back to
+    :data:`FALLBACK`.
 
     ``"jqforecast"`` combines the statistical members' paths and, when the Bayesian member
-    is on, its paths with the learned weights, as :func:`forecast` does.
+    is on, its paths with the learned weights, as :func:`forecast` does; members that cannot
+    forecast a series (too few points, or a failed fit) are left out of its mixture there,
+    as in :func:`forecast`. A single member's row shows :data:`FALLBACK`'s paths for such a
+    series (the M4 convention of a simple fallback, counted in ``metrics.json``), and
+    ``bayes_growth``'s for series with a value ≤ 0, which it does not model.
     """
     warnings.simplefilter("ignore")
-    kind = _kind_for(task.histories)
-    wanted = {*task.members, *(m for m in task.models if m in KNOWN_MEMBERS)}
+    wanted = {*task.members, *(m for m in task.models if m in KNOWN_MEMBERS), FALLBACK}
     members = {m.name: m for m in resolve_models(sorted(wanted), task.seed)}
     out: dict[str, list] = {name: [] for name in task.models}
     seconds = dict.fromkeys(task.models, 0.0)
+    fallbacks = dict.fromkeys(task.models, 0)
+    series = [_series_data(uid, y) for uid, y in zip(task.ids, task.histories, strict=True)]
     bayes: dict[str, np.ndarray] = {}
     diagnostics: list[dict] = []
-    if task.bayes:
+    positive = [k for k, s in enumerate(series) if s.transform.kind is Kind.LEVEL]
+    if task.bayes and positive:
         t0 = time.perf_counter()
         bayes, diagnostics = bayes_samples(
-            task.ids, task.histories, task.horizon, task.draws, task.seed
+            [task.ids[k] for k in positive],
+            [task.histories[k] for k in positive],
+            task.horizon,
+            task.draws,
+            task.seed,
         )
         seconds[BAYES] = time.perf_counter() - t0
-    for uid, y in zip(task.ids, task.histories, strict=True):
-        s = _series_data(uid, y, kind)
-        grid = list(range(1, task.horizon + 1))
+    grid = list(range(1, task.horizon + 1))
+
+    def paths(s: SeriesData, chosen: list, weights: dict, extra=None) -> np.ndarray:
+        z = simulate_group([s], chosen, weights, grid, task.draws, task.seed, task.combine, extra)
+        return z.paths[:, 0, :]
+
+    for s in series:
         for name in task.models:
-            if name == BAYES:
-                out[name].append(s.transform.inverse(bayes[str(uid)]))
-                continue
             t0 = time.perf_counter()
-            ensemble = name == "jqforecast"
-            chosen = [members[m] for m in task.members] if ensemble else [members[name]]
-            weights = task.weights if ensemble else {name: 1.0}
-            extra = {BAYES: bayes[str(uid)][:, None, :]} if ensemble and bayes else None
-            z = simulate_group(
-                [s], chosen, weights, grid, task.draws, task.seed, task.combine, extra
-            ).paths[:, 0, :]
+            try:
+                if name == BAYES:
+                    z = bayes.get(s.id)  # None for a series with a value ≤ 0
+                elif name == "jqforecast":
+                    extra = {BAYES: bayes[s.id][:, None, :]} if s.id in bayes else None
+                    z = paths(s, [members[m] for m in task.members], task.weights, extra)
+                else:
+                    z = paths(s, [members[name]], {name: 1.0})
+            except (TooShortError, RuntimeError):  # too short, or every fit failed
+                z = None
+            if z is None:
+                z = paths(s, [members[FALLBACK]], {FALLBACK: 1.0})
+                fallbacks[name] += 1
             out[name].append(s.transform.inverse(z))
             seconds[name] += time.perf_counter() - t0
-    return {k: np.stack(v) for k, v in out.items()}, seconds, diagnostics
+    return {k: np.stack(v) for k, v in out.items()}, seconds, diagnostics, fallbacks
 
 
 def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
@@ -193,7 +197,7 @@ def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sf = StatsForecast(models=[model], freq=1, n_jobs=jobs)
+            sf = StatsForecast(models=[model], freq=1, n_jobs=jobs, fallback_model=Naive())
             fc = sf.forecast(df=df, h=horizon, level=list(LEVELS))
         seconds[name] = time.perf_counter() - t0
         fc = fc.set_index("unique_id").loc[ids]
@@ -206,6 +210,18 @@ def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
     # Naive2 = naive forecast of the seasonally adjusted series; yearly data have no season.
     out["Naive2"], seconds["Naive2"] = out["Naive"], seconds["Naive"]
     return out, seconds
+
+
+def _same_as_naive(forecasts: dict[str, dict]) -> dict[str, int]:
+    """Per statsforecast baseline, the series whose forecast (mean and both intervals) is
+    Naive's to the last digit: where the model failed and ``fallback_model=Naive()`` stood
+    in (AutoETS needs 6+ points, AutoTheta 4+), or it chose a plain random walk itself."""
+    naive = forecasts["Naive"]
+    return {
+        name: int(np.all([np.all(f[c] == naive[c], axis=1) for c in naive], axis=0).sum())
+        for name, f in forecasts.items()
+        if name not in ("Naive", "Naive2")
+    }
 
 
 def _summaries_from_samples(samples: np.ndarray) -> dict[str, np.ndarray]:
@@ -221,8 +237,16 @@ def _summaries_from_samples(samples: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def score(ids, histories, outcomes, fc: dict[str, dict], samples: dict[str, np.ndarray]):
-    """Metrics per model, the forecasts table and reliability tables."""
+def score(
+    ids,
+    histories,
+    outcomes,
+    fc: dict[str, dict],
+    samples: dict[str, np.ndarray],
+    event_h: int = M.EVENT_H,
+):
+    """Metrics per model, the forecasts table and reliability tables; the events are about
+    the value ``event_h`` years ahead (two, or one if the horizon is one year)."""
     y = np.stack(outcomes)
     scale = M.mase_scale(histories)
     last = np.array([h[-1] for h in histories])
@@ -237,15 +261,13 @@ def score(ids, histories, outcomes, fc: dict[str, dict], samples: dict[str, np.n
                     for i in range(len(ids))
                 ]
             )
-            probs = M.event_probabilities_samples(s[:, :, M.EVENT_H - 1], last)
+            probs = M.event_probabilities_samples(s[:, :, event_h - 1], last)
         else:
             sd = M.gaussian_from_interval(point, f["lo-95"], f["hi-95"], 95)
             crps = float(np.mean(M.crps_normal(y, point, sd).mean(axis=1) / scale))
-            probs = M.event_probabilities_gaussian(
-                point[:, M.EVENT_H - 1], sd[:, M.EVENT_H - 1], last
-            )
+            probs = M.event_probabilities_gaussian(point[:, event_h - 1], sd[:, event_h - 1], last)
         outcome_ev = {
-            k: (y[:, M.EVENT_H - 1] >= last * (1 + g)).astype(float)
+            k: (y[:, event_h - 1] >= last * (1 + g)).astype(float)
             for k, g in M.EVENT_THRESHOLDS.items()
         }
         p_all = np.concatenate([probs[k] for k in M.EVENT_THRESHOLDS])
@@ -270,7 +292,7 @@ def score(ids, histories, outcomes, fc: dict[str, dict], samples: dict[str, np.n
             for h in range(y.shape[1]):
                 rec = {"unique_id": uid, "model": name, "h": h + 1, "mean": point[i, h]}
                 rec |= {c: f[c][i, h] for c in ("lo-80", "hi-80", "lo-95", "hi-95")}
-                if h + 1 == M.EVENT_H:
+                if h + 1 == event_h:
                     rec |= {k: probs[k][i] for k in M.EVENT_THRESHOLDS}
                 table.append(rec)
     base = rows["Naive2"]
@@ -308,9 +330,24 @@ def _mapper(backend: str, jobs: int, client=None) -> Iterator[Mapper]:
             yield pool.map
 
 
-def _chunks(ids, histories, size):
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size], histories[i : i + size]
+def _partition(histories: Sequence[np.ndarray], bayes: bool, jobs: int) -> list[np.ndarray]:
+    """Indices of the series of each forecasting task.
+
+    With the Bayesian member each task is one pooled fit: the positive series, in file
+    order, in near-equal chunks of at most :data:`BAYES_CHUNK` (so the fits, and every
+    number, are the same whatever the number of workers), and the other series in tasks of
+    their own. Without it, about four tasks a worker (the single-series members' draws are
+    keyed by series, so the split does not change them either).
+    """
+    n = len(histories)
+    if not bayes:
+        return np.array_split(np.arange(n), min(n, 4 * jobs))
+    positive = np.array([series_kind(y) is Kind.LEVEL for y in histories])
+    parts = []
+    for idx in (np.flatnonzero(positive), np.flatnonzero(~positive)):
+        if len(idx):
+            parts += np.array_split(idx, -(-len(idx) // BAYES_CHUNK))
+    return parts
 
 
 def run_benchmark(
@@ -334,10 +371,13 @@ def run_benchmark(
 
     Ensemble weights are learned by rolling-origin backtests on the *training* part of up to
     ``weight_series`` randomly chosen series (the test values are never used). With
-    ``bayes`` (default) the pooled Bayesian growth member runs too (positive data only; see
-    :func:`bayes_samples`), is backtested with the others (pooled fits per origin) and takes
-    its learned share of the ``jqforecast`` draws, as members do in
-    :func:`jqforecast.forecast`. ``members`` names the statistical members of the
+    ``bayes`` (default) the pooled Bayesian growth member runs too (positive series only; see
+    :func:`bayes_samples`), is backtested with the others (pooled fits per origin, on the
+    positive ones of those series) and takes its learned share of the ``jqforecast`` draws,
+    as members do in :func:`jqforecast.forecast`. Input is read and screened by
+    :func:`~jqforecast.backtest.data.read_pair` (series left out: ``result["excluded"]``);
+    each series is modelled on the scale :func:`~jqforecast.backtest.data.series_kind`
+    chooses. ``members`` names the statistical members of the
     ``jqforecast`` ensemble (default: all of :data:`JQ_MEMBERS`); only they are backtested.
     ``combine`` is how the ensemble combines its members (weights are learned for it).
     ``draws`` defaults to :func:`jqforecast.forecast`'s 4 000: an event probability read off
@@ -346,11 +386,8 @@ def run_benchmark(
     """
     jobs = jobs or os.cpu_count() or 1
     out = Path(out)
-    ids, hist_map, out_map = read_pair(train, test, max_history)
-    histories = [hist_map[i] for i in ids]
-    outcomes = [out_map[i][:horizon] for i in ids]
-    if any(len(o) < horizon for o in outcomes):
-        raise ValueError(f"test file has fewer than {horizon} values for some series")
+    data = read_pair(train, test, horizon, max_history)
+    ids, histories, outcomes = data.ids, data.histories, data.outcomes
     jq_models = list(models or ("jqforecast", *JQ_MEMBERS, BAYES))
     unknown = set(jq_models) - {"jqforecast", *KNOWN_MEMBERS, BAYES}
     if unknown:
@@ -364,9 +401,9 @@ def run_benchmark(
             f"unknown ensemble members {sorted(set(members) - set(KNOWN_MEMBERS))}; "
             f"choose from {', '.join(KNOWN_MEMBERS)}"
         )
-    kind = _kind_for(histories)
+    positive = any(series_kind(y) is Kind.LEVEL for y in histories)
     # The Bayesian member models log growth: positive series only. Off with --no-bayes.
-    use_bayes = bayes and kind is Kind.LEVEL and ("jqforecast" in jq_models or BAYES in jq_models)
+    use_bayes = bayes and positive and ("jqforecast" in jq_models or BAYES in jq_models)
     if not use_bayes:
         jq_models = [m for m in jq_models if m != BAYES]
 
@@ -384,8 +421,11 @@ def run_benchmark(
         for m in learners:  # the Bayesian member is backtested as it forecasts: recent points
             if getattr(m, "multi_series", False):
                 m.set_params(max_points=BAYES_POINTS)
+        picked = [_series_data(ids[i], histories[i]) for i in pick]
+        if use_bayes:  # every member must apply to the backtest series: positive ones only
+            picked = [s for s in picked if s.transform.kind is Kind.LEVEL]
         weights, weight_info = learn_weights(
-            [_series_data(ids[i], histories[i], kind) for i in pick],
+            picked,
             learners,
             seed,
             horizon,
@@ -395,11 +435,11 @@ def run_benchmark(
         )
         weight_seconds = time.perf_counter() - t0
 
-        size = max(1, int(np.ceil(len(ids) / (jobs * 4))))
+        parts = _partition(histories, use_bayes, jobs)
         tasks = [
             Task(
-                list(c_ids),
-                list(c_hist),
+                [ids[i] for i in part],
+                [histories[i] for i in part],
                 horizon,
                 jq_models,
                 weights,
@@ -409,12 +449,13 @@ def run_benchmark(
                 members,
                 combine,
             )
-            for c_ids, c_hist in _chunks(ids, histories, size)
+            for part in parts
         ]
         t0 = time.perf_counter()
         results = list(mapper(jq_samples, tasks))
         wall_jq = time.perf_counter() - t0
-    samples = {m: np.concatenate([r[0][m] for r in results]) for m in jq_models}
+    back = np.argsort(np.concatenate(parts))  # tasks' series order → file order
+    samples = {m: np.concatenate([r[0][m] for r in results])[back] for m in jq_models}
     cpu_seconds = {m: sum(r[1][m] for r in results) for m in jq_models}
     calibration = PITCalibration.from_dict(weight_info.pop("calibration", None))
     if "jqforecast" in samples and not calibration.is_identity:
@@ -426,23 +467,30 @@ def run_benchmark(
         moved = calibration.apply(np.moveaxis(raw, 1, 0), range(1, horizon + 1))
         samples["jqforecast"] = np.moveaxis(moved, 0, 1)
     fits = [d for r in results for d in r[2]]
+    fallbacks = {m: sum(r[3][m] for r in results) for m in jq_models}
 
     base_fc, base_seconds = baseline_forecasts(ids, histories, horizon, jobs)
     fc = dict(base_fc)
     for m in samples:
         fc[m] = _summaries_from_samples(samples[m])
-    rows, table, reliab = score(ids, histories, outcomes, fc, samples)
+    fallbacks |= _same_as_naive(base_fc)
+    event_h = min(M.EVENT_H, horizon)
+    rows, table, reliab = score(ids, histories, outcomes, fc, samples, event_h)
 
     ets_time = base_seconds["AutoETS"]
     for name, r in rows.items():
         secs = base_seconds.get(name, cpu_seconds.get(name, np.nan) / max(jobs, 1))
         r["seconds"] = float(secs)
         r["time_vs_autoets"] = float(secs / ets_time)
+        r["fallback_series"] = int(fallbacks.get(name, 0))
     result = {
         "train": str(train),
         "test": str(test),
         "horizon": horizon,
         "series": len(ids),
+        "excluded": data.excluded,
+        "gaps_closed_up": data.gaps,
+        "event_h": event_h,
         "max_history": max_history,
         "draws": draws,
         "seed": seed,
@@ -474,11 +522,11 @@ def run_benchmark(
         out / "reliability.csv",
         pd.concat([t.assign(model=m) for m, t in reliab.items()], ignore_index=True),
     )
-    _reliability_png(reliab, out / "reliability.png")
+    _reliability_png(reliab, out / "reliability.png", event_h)
     return result
 
 
-def _reliability_png(reliab: dict[str, pd.DataFrame], path: Path) -> None:
+def _reliability_png(reliab: dict[str, pd.DataFrame], path: Path, event_h: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -491,7 +539,7 @@ def _reliability_png(reliab: dict[str, pd.DataFrame], path: Path) -> None:
         ax.plot(t["mean_predicted"], t["observed_freq"], marker="o", ms=3, lw=1.2, label=name)
     ax.set_xlabel("predicted P(event)")
     ax.set_ylabel("observed frequency")
-    ax.set_title("Event-probability reliability (h = 2, four thresholds pooled)")
+    ax.set_title(f"Event-probability reliability (h = {event_h}, four thresholds pooled)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)

@@ -19,14 +19,17 @@ EVENT_H = 2  # events are about the value two years ahead (the plan's 2026 from 
 
 
 def smape(y: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """sMAPE in percent per series: ``200/h Σ |y − f| / (|y| + |f|)`` (M4 definition).
+    """sMAPE in percent per series: ``200/h Σ |y − f| / (|y| + |f|)`` (M4 definition; a
+    term with ``y = f = 0`` counts as 0, an exact forecast).
 
     Examples
     --------
     >>> float(smape(np.array([[100.0]]), np.array([[110.0]]))[0])  # 200·10/210
     9.523809523809524
     """
-    return 200.0 * np.mean(np.abs(y - f) / (np.abs(y) + np.abs(f)), axis=-1)
+    den = np.abs(y) + np.abs(f)
+    terms = np.divide(np.abs(y - f), den, out=np.zeros(np.broadcast(y, f).shape), where=den > 0)
+    return 200.0 * np.mean(terms, axis=-1)
 
 
 def mase_scale(history: list[np.ndarray], m: int = 1) -> np.ndarray:

@@ -18,6 +18,7 @@ class Kind(StrEnum):
     FLOW = "flow"  # non-negative annual addition, e.g. new floor space
     COUNT = "count"  # non-negative integer count, stock or annual flow
     RATIO = "ratio"  # share in [0, 1], e.g. R&D spend / revenue
+    REAL = "real"  # any sign, modelled as it is (benchmark series with negative values)
 
 
 @dataclass(frozen=True)

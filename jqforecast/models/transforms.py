@@ -1,8 +1,9 @@
 """Map each data type to an unconstrained scale where the models work, and back.
 
 positive levels and flows → log; counts → log(c + ½) and back to whole, non-negative numbers;
-ratios in (0, 1) → logit. Models simulate on the unconstrained scale, so back-transformed
-paths always respect the data type (no negative revenue, no ratio above one).
+ratios in (0, 1) → logit; real numbers of any sign (benchmark series) stay as they are.
+Models simulate on the unconstrained scale, so back-transformed paths always respect the data
+type (no negative revenue, no ratio above one).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Transform:
         """Data scale → unconstrained scale (values outside the type's range, as a data-scale
         model's paths can reach, land on its edge)."""
         x = np.asarray(x, dtype=float)
+        if self.kind is Kind.REAL:
+            return x
         if self.kind is Kind.RATIO:
             p = np.clip(x, _EPS, 1 - _EPS)
             return np.log(p) - np.log1p(-p)
@@ -37,6 +40,8 @@ class Transform:
         """Unconstrained scale → data scale (counts rounded to whole, non-negative numbers
         unless ``whole=False``, which gives the continuous value a data-scale model fits)."""
         z = np.asarray(z, dtype=float)
+        if self.kind is Kind.REAL:
+            return z
         if self.kind is Kind.RATIO:
             return 1.0 / (1.0 + np.exp(-z))
         if self.kind is Kind.COUNT and whole:
@@ -49,6 +54,8 @@ class Transform:
         """Derivative of ``inverse(z, whole=False)`` with respect to ``z`` (0 where a
         count or flow sits on its floor)."""
         z = np.asarray(z, dtype=float)
+        if self.kind is Kind.REAL:
+            return np.ones_like(z)
         if self.kind is Kind.RATIO:
             p = 1.0 / (1.0 + np.exp(-z))
             return p * (1.0 - p)

@@ -1,0 +1,121 @@
+"""Which series the benchmark's Bayesian member pools together, checked on training data.
+
+Usage::
+
+    python benchmarks/pool_partition.py [--train ../shared/benchmarks/m3_yearly/m3_yearly_train.csv]
+        [--chunk 50 ...] [--order file|volatility|growth ...] [--holdout 6] [--draws 2000]
+        [--seed 0] [--out benchmarks/out/pool_partition.json]
+
+The benchmark fits the pooled Bayesian growth member to chunks of at most
+:data:`~jqforecast.backtest.benchmark.BAYES_CHUNK` series. To choose that size (and the order
+series are chunked in) without looking at the test years, this holds out each series' last
+``--holdout`` *training* values, fits the member to the rest in near-equal chunks of at most
+``--chunk`` series, taken in file order or sorted by the volatility or the mean of their
+recent log growth, and scores the held-out values as the benchmark does (OWA against Naive2,
+CRPS, coverage, Brier). Prints a table and writes every row to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from _common import machine
+
+from jqforecast._io import write_json
+from jqforecast.backtest import benchmark as B
+from jqforecast.engine import one_blas_thread
+
+
+def _order(histories: list[np.ndarray], how: str) -> np.ndarray:
+    growth = [np.diff(np.log(h[-B.BAYES_POINTS :])) for h in histories]
+    if how == "file":
+        return np.arange(len(histories))
+    key = [np.std(g) for g in growth] if how == "volatility" else [np.mean(g) for g in growth]
+    return np.argsort(key, kind="stable")
+
+
+def _fit(idx: np.ndarray, ids, histories, horizon, draws, seed) -> dict[str, np.ndarray]:
+    warnings.simplefilter("ignore")
+    B.BAYES_CHUNK = len(idx)  # this job is one pooled fit: the partition is made by the caller
+    out, diagnostics = B.bayes_samples(
+        [ids[i] for i in idx], [histories[i] for i in idx], horizon, draws, seed
+    )
+    return {k: np.exp(v) for k, v in out.items()}, diagnostics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train", default="../shared/benchmarks/m3_yearly/m3_yearly_train.csv")
+    parser.add_argument("--chunk", type=int, nargs="+", default=[25, 31, 50, 100, 200])
+    parser.add_argument("--order", nargs="+", default=["file"])
+    parser.add_argument("--holdout", type=int, default=6)
+    parser.add_argument("--draws", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/out/pool_partition.json")
+    args = parser.parse_args()
+    train = pd.read_csv(args.train, dtype={"unique_id": str}).sort_values(["unique_id", "t"])
+    ids, histories, outcomes = [], [], []
+    for uid, g in train.groupby("unique_id"):
+        y = g["y"].to_numpy(float)
+        if len(y) >= args.holdout + 3 and (y > 0).all():
+            ids.append(uid)
+            histories.append(y[: -args.holdout])
+            outcomes.append(y[-args.holdout :])
+    base, _ = B.baseline_forecasts(ids, histories, args.holdout, 2)
+    rows = []
+    for how in args.order:
+        order = _order(histories, how)
+        for chunk in args.chunk:
+            parts = [np.sort(p) for p in np.array_split(order, -(-len(ids) // chunk))]
+            t0 = time.perf_counter()
+            fit = partial(
+                _fit,
+                ids=ids,
+                histories=histories,
+                horizon=args.holdout,
+                draws=args.draws,
+                seed=args.seed,
+            )
+            with ProcessPoolExecutor(2, initializer=one_blas_thread) as pool:
+                results = list(pool.map(fit, sorted(parts, key=len, reverse=True)))
+            paths = {k: v for r in results for k, v in r[0].items()}
+            s = np.stack([paths[i] for i in ids])
+            fc = {"Naive": base["Naive"], "Naive2": base["Naive2"]}
+            fc["bayes"] = B._summaries_from_samples(s)
+            r = B.score(ids, histories, outcomes, fc, {"bayes": s})[0]["bayes"]
+            rows.append(
+                {
+                    "order": how,
+                    "chunk": chunk,
+                    "fits": len(parts),
+                    "poor_fits": sum(not d["ok"] for res in results for d in res[1]),
+                    "owa": r["owa"],
+                    "crps_scaled": r["crps_scaled"],
+                    "coverage_80": r["coverage_80"],
+                    "coverage_95": r["coverage_95"],
+                    "brier": r["brier_mean"],
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
+            print(
+                json.dumps(
+                    {k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}
+                )
+            )
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    write_json(
+        args.out,
+        {"args": vars(args), "series": len(ids), "machine": machine(), "rows": rows},
+    )
+
+
+if __name__ == "__main__":
+    main()

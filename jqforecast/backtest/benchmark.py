@@ -28,6 +28,7 @@ from jqforecast.data.metrics import Kind
 from jqforecast.engine import (
     Mapper,
     SeriesData,
+    _fit_with_retry,
     _group_frames,
     _member_group_paths,
     learn_weights,
@@ -94,14 +95,19 @@ def bayes_samples(
 
     Series are fitted in near-equal chunks of at most :data:`BAYES_CHUNK` (one
     :class:`HierarchicalGrowth` each, one chain process at a time inside a benchmark
-    worker), on their last :data:`BAYES_POINTS` values aligned at the forecast origin; each
-    chunk's paths come from a random stream named after its first series.
+    worker), on their last :data:`BAYES_POINTS` values aligned at the forecast origin, and
+    refitted once with stricter settings when the diagnostics are poor, as
+    :func:`~jqforecast.forecast` does; each chunk's paths come from a random stream named
+    after its first series.
     """
     out, diagnostics = {}, []
     for chunk in np.array_split(np.arange(len(ids)), -(-len(ids) // BAYES_CHUNK)):
         group = [_series_data(ids[i], histories[i], Kind.LEVEL) for i in chunk]
-        frame, noise = _group_frames(group)  # log scale, every series ending at year 0
-        model = HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS).fit(frame, noise)
+        frames = _group_frames(group)  # log scale, every series ending at year 0
+        # as forecast() fits a group: once more with stricter settings if diagnostics are poor
+        model = _fit_with_retry(
+            HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS), frames
+        )
         grid = list(range(1, horizon + 1))
         paths = _member_group_paths(model, group, grid, draws, seed, key=("bayes", group[0].id))
         out.update({s.id: paths[:, k, :] for k, s in enumerate(group)})
@@ -508,6 +514,7 @@ def run_benchmark(
             "chunks": len(fits),
             "series_per_chunk": BAYES_CHUNK,
             "points": BAYES_POINTS,
+            "refitted": sum("first_attempt" in d for d in fits),
             "poor_convergence": sum(not d["ok"] for d in fits),
             "rhat_max": max((d["rhat_max"] for d in fits), default=None),
             "ess_bulk_min": min((d["ess_bulk_min"] for d in fits), default=None),

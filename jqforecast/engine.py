@@ -375,9 +375,7 @@ def backtest_cases(
                 if (s.id, k) not in pooled:
                     continue
                 sims = sims + pooled[(s.id, k)]
-            # Score on the data scale relative to the last training value: on logs a member's
-            # explosive right tail looks harmless, but it is what a user sees after exp().
-            base = float(s.transform.inverse(np.array([train.dropna().iloc[-1]]))[0]) or 1.0
+            base = _case_scale(s.transform, train.dropna().to_numpy())
             for step, outcome in zip(steps, future.to_numpy(), strict=True):
                 z = np.stack([p[:, step - 1] for p in sims])
                 truth = float(s.transform.inverse(np.array([outcome]))[0]) / base
@@ -385,6 +383,24 @@ def backtest_cases(
                     BacktestCase(s.transform.inverse(z) / base, truth, step, z, s.transform, base)
                 )
     return cases
+
+
+def _case_scale(transform: Transform, train: np.ndarray) -> float:
+    """The positive scale a backtest case is scored relative to (so series of any size
+    weigh alike in the weights' CRPS): the last training value on the data scale (on logs a
+    member's explosive right tail looks harmless, but it is what a user sees after exp());
+    for series of any sign, whose last value may be ≤ 0, the mean absolute yearly change.
+
+    Examples
+    --------
+    >>> _case_scale(Transform(Kind.LEVEL), np.log([2.0, 4.0]))
+    4.0
+    >>> _case_scale(Transform(Kind.REAL), np.array([3.0, -1.0, 0.0]))
+    2.5
+    """
+    if transform.kind is Kind.REAL:
+        return float(np.mean(np.abs(np.diff(train)))) or 1.0
+    return float(transform.inverse(train[-1:])[0]) or 1.0
 
 
 def learn_weights(

@@ -28,7 +28,7 @@ def _cases(rng, centres, sd, n_cases=400, draws=200, kind=Kind.LEVEL, truth_sd=N
     t = Transform(kind)
     out = []
     for _ in range(n_cases):
-        base = float(t.inverse(rng.normal(0, 1), whole=False)) or 1.0
+        base = abs(float(t.inverse(rng.normal(0, 1), whole=False))) or 1.0  # a positive scale
         shift = float(t.forward(base))
         z = shift + np.array(centres)[:, None] + sd * rng.standard_normal((len(centres), draws))
         y = float(t.inverse(shift + (truth_sd or sd) * rng.standard_normal(), whole=False))
@@ -36,7 +36,7 @@ def _cases(rng, centres, sd, n_cases=400, draws=200, kind=Kind.LEVEL, truth_sd=N
     return out
 
 
-@pytest.mark.parametrize("kind", [Kind.LEVEL, Kind.RATIO, Kind.FLOW])
+@pytest.mark.parametrize("kind", [Kind.LEVEL, Kind.RATIO, Kind.FLOW, Kind.REAL])
 def test_quantile_crps_is_the_sample_crps_of_the_combination_with_exact_gradient(kind):
     rng = np.random.default_rng(0)
     cases = _cases(rng, [-0.5, 0.2, 0.8], 0.3, n_cases=30, draws=50, kind=kind)

@@ -48,9 +48,8 @@ def _order(histories: list[np.ndarray], how: str, chunk: int) -> np.ndarray:
 
 def _fit(idx: np.ndarray, ids, histories, horizon, draws, seed) -> dict[str, np.ndarray]:
     warnings.simplefilter("ignore")
-    B.BAYES_CHUNK = len(idx)  # this job is one pooled fit: the partition is made by the caller
-    out, diagnostics = B.bayes_samples(
-        [ids[i] for i in idx], [histories[i] for i in idx], horizon, draws, seed
+    out, diagnostics = B.bayes_samples(  # one pooled fit: the caller makes the partition
+        [ids[i] for i in idx], [histories[i] for i in idx], horizon, draws, seed, chunk=len(idx)
     )
     return {k: np.exp(v) for k, v in out.items()}, diagnostics
 
@@ -94,7 +93,7 @@ def main() -> None:
                 a[2] + b[2],
             )
         order = _order(histories, how, chunk)
-        parts = [np.sort(p) for p in np.array_split(order, -(-len(ids) // chunk))]
+        parts = [np.sort(p) for p in B.near_equal_chunks(order, chunk)]
         fit = partial(
             _fit,
             ids=ids,

@@ -87,13 +87,29 @@ def _series_data(uid: str, y: np.ndarray, kind: Kind | None = None) -> SeriesDat
     )
 
 
+def near_equal_chunks(idx: np.ndarray, size: int) -> list[np.ndarray]:
+    """``idx`` in order, cut into the fewest chunks of at most ``size``, sizes within one.
+
+    Examples
+    --------
+    >>> [len(c) for c in near_equal_chunks(np.arange(101), 50)]
+    [34, 34, 33]
+    """
+    return np.array_split(idx, -(-len(idx) // size))
+
+
 def bayes_samples(
-    ids: Sequence[str], histories: Sequence[np.ndarray], horizon: int, draws: int, seed: int
+    ids: Sequence[str],
+    histories: Sequence[np.ndarray],
+    horizon: int,
+    draws: int,
+    seed: int,
+    chunk: int = BAYES_CHUNK,
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Pooled Bayesian growth paths (draws, horizon) per series on the model (log) scale,
     and each chunk's MCMC diagnostics.
 
-    Series are fitted in near-equal chunks of at most :data:`BAYES_CHUNK` (one
+    Series are fitted in near-equal chunks of at most ``chunk`` (one
     :class:`HierarchicalGrowth` each, one chain process at a time inside a benchmark
     worker), on their last :data:`BAYES_POINTS` values aligned at the forecast origin, and
     refitted once with stricter settings when the diagnostics are poor, as
@@ -101,8 +117,8 @@ def bayes_samples(
     after its first series.
     """
     out, diagnostics = {}, []
-    for chunk in np.array_split(np.arange(len(ids)), -(-len(ids) // BAYES_CHUNK)):
-        group = [_series_data(ids[i], histories[i], Kind.LEVEL) for i in chunk]
+    for part in near_equal_chunks(np.arange(len(ids)), chunk):
+        group = [_series_data(ids[i], histories[i], Kind.LEVEL) for i in part]
         frames = _group_frames(group)  # log scale, every series ending at year 0
         # as forecast() fits a group: once more with stricter settings if diagnostics are poor
         model = _fit_with_retry(
@@ -352,7 +368,7 @@ def _partition(histories: Sequence[np.ndarray], bayes: bool, jobs: int) -> list[
     parts = []
     for idx in (np.flatnonzero(positive), np.flatnonzero(~positive)):
         if len(idx):
-            parts += np.array_split(idx, -(-len(idx) // BAYES_CHUNK))
+            parts += near_equal_chunks(idx, BAYES_CHUNK)
     return parts
 
 

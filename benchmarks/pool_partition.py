@@ -46,10 +46,16 @@ def _order(histories: list[np.ndarray], how: str, chunk: int) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
-def _fit(idx: np.ndarray, ids, histories, horizon, draws, seed) -> dict[str, np.ndarray]:
+def _fit(idx: np.ndarray, ids, histories, horizon, draws, seed, settings) -> dict[str, np.ndarray]:
     warnings.simplefilter("ignore")
     out, diagnostics = B.bayes_samples(  # one pooled fit: the caller makes the partition
-        [ids[i] for i in idx], [histories[i] for i in idx], horizon, draws, seed, chunk=len(idx)
+        [ids[i] for i in idx],
+        [histories[i] for i in idx],
+        horizon,
+        draws,
+        seed,
+        chunk=len(idx),
+        settings=settings,
     )
     return {k: np.exp(v) for k, v in out.items()}, diagnostics
 
@@ -62,8 +68,19 @@ def main() -> None:
     parser.add_argument("--holdout", type=int, default=6)
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--damping", type=float, help="the member's damping φ (default 0.8)")
+    parser.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a prior of the Bayesian member (bayes.DEFAULT_PRIORS), repeatable",
+    )
     parser.add_argument("--out", default="benchmarks/out/pool_partition.json")
     args = parser.parse_args()
+    settings = {"priors": {k: float(v) for k, v in (kv.split("=", 1) for kv in args.prior)}}
+    if args.damping is not None:
+        settings["damping"] = args.damping
     train = pd.read_csv(args.train, dtype={"unique_id": str}).sort_values(["unique_id", "t"])
     ids, histories, outcomes = [], [], []
     for uid, g in train.groupby("unique_id"):
@@ -101,6 +118,7 @@ def main() -> None:
             horizon=args.holdout,
             draws=args.draws,
             seed=args.seed,
+            settings=settings,
         )
         with ProcessPoolExecutor(2, initializer=one_blas_thread) as pool:
             results = list(pool.map(fit, sorted(parts, key=len, reverse=True)))

@@ -299,6 +299,14 @@ def benchmark_command(
         int, typer.Option(help="Sample paths per series (default: forecast()'s default).")
     ] = 4000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    weight_series: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Series (chosen at random) whose training backtests learn the ensemble "
+            "weights and recalibration.",
+        ),
+    ] = 100,
     bayes: Annotated[
         bool,
         typer.Option(
@@ -343,6 +351,7 @@ def benchmark_command(
             backend=backend,
             draws=draws,
             seed=seed,
+            weight_series=weight_series,
             bayes=bayes,
             members=members,
             combine=combine,

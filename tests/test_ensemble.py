@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,8 @@ from jqforecast.backtest.scores import crps_sample
 from jqforecast.data.metrics import Kind
 from jqforecast.models.ensemble import (
     BacktestCase,
+    case_terms,
+    crps_terms,
     ensemble_pit,
     fit_weights,
     quantile_average,
@@ -73,6 +77,45 @@ def test_quantile_weights_recover_the_average_that_is_the_truth():
     assert 0.75 <= np.mean((pits > 0.1) & (pits < 0.9)) <= 0.85
     with pytest.raises(ValueError, match="combine must be one of"):
         fit_weights(cases, 2, combine="median")
+
+
+@given(st.lists(st.integers(0, 3), min_size=8, max_size=8), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_case_weights_count_a_case_as_often_as_a_copy_would(times, seed):
+    """Bagging resamples series whole: a case drawn k times weighs k in the objective, exactly
+    as k copies of it would (value and gradient, both combinations)."""
+    if sum(times) == 0:
+        times = [1] + times[1:]
+    rng = np.random.default_rng(seed)
+    cases = _cases(rng, [-0.3, 0.4], 0.3, n_cases=8, draws=30)
+    copies = [c for c, k in zip(cases, times, strict=True) for _ in range(k)]
+    w = rng.dirichlet(np.ones(2))
+    got = quantile_crps(w, quantile_terms(cases), np.array(times, dtype=float))
+    want = quantile_crps(w, quantile_terms(copies))
+    assert got[0] == pytest.approx(want[0], rel=1e-10)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-14)
+    a, b = case_terms(cases)
+    a2, b2 = crps_terms(copies)
+    cw = np.array(times, dtype=float) / sum(times)
+    np.testing.assert_allclose(cw @ a, a2, rtol=1e-12)
+    np.testing.assert_allclose(np.tensordot(cw, b, 1), b2, rtol=1e-12)
+
+
+def test_bagged_weights_resample_series_reproducibly():
+    rng = np.random.default_rng(3)
+    cases = _cases(rng, [-0.4, 0.3], 0.3, n_cases=60, draws=100)
+    named = [replace(c, series=f"s{i // 6}") for i, c in enumerate(cases)]  # 10 series
+    w1, info = fit_weights(named, 2, bag=30, seed=7)
+    w2, _ = fit_weights(named, 2, bag=30, seed=7)
+    np.testing.assert_array_equal(w1, w2)  # one seed, one answer
+    assert info["bagged"] == 30 and "bagged over 30" in info["method"]
+    assert not np.array_equal(w1, fit_weights(named, 2, bag=30, seed=8)[0])
+    # one series only: every resample is the whole set, so bagging changes nothing
+    single = [replace(c, series="one") for c in cases]
+    np.testing.assert_allclose(
+        fit_weights(single, 2, bag=10)[0], fit_weights(single, 2, bag=0)[0], atol=1e-12
+    )
+    assert fit_weights(single, 2, bag=0)[1]["bagged"] == 0
 
 
 def test_quantile_average_needs_the_unconstrained_draws():

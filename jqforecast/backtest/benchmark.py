@@ -26,12 +26,14 @@ from jqforecast.backtest import metrics as M
 from jqforecast.backtest.data import read_pair, series_kind
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import (
+    MULTI_CHUNK,
     Mapper,
     SeriesData,
     _fit_with_retry,
     _group_frames,
     _member_group_paths,
     learn_weights,
+    near_equal_chunks,
     one_blas_thread,
     resolve_models,
     simulate_group,
@@ -50,8 +52,9 @@ BAYES = "bayes_growth"
 UNCALIBRATED = "jqforecast_uncalibrated"  # the ensemble before quantile recalibration
 # The pooled Bayesian member is fitted to chunks of BAYES_CHUNK series at once (one PyMC
 # model, growth and volatility pooled across the chunk), on each series' last BAYES_POINTS
-# values aligned at their ends: 645 separate MCMC runs would take hours.
-BAYES_CHUNK = 50
+# values aligned at their ends: 645 separate MCMC runs would take hours. The same size as
+# the pools of the member's weight backtests.
+BAYES_CHUNK = MULTI_CHUNK
 BAYES_POINTS = 15
 LEVELS = (80, 95)
 
@@ -87,17 +90,6 @@ def _series_data(uid: str, y: np.ndarray, kind: Kind | None = None) -> SeriesDat
     )
 
 
-def near_equal_chunks(idx: np.ndarray, size: int) -> list[np.ndarray]:
-    """``idx`` in order, cut into the fewest chunks of at most ``size``, sizes within one.
-
-    Examples
-    --------
-    >>> [len(c) for c in near_equal_chunks(np.arange(101), 50)]
-    [34, 34, 33]
-    """
-    return np.array_split(idx, -(-len(idx) // size))
-
-
 def bayes_samples(
     ids: Sequence[str],
     histories: Sequence[np.ndarray],
@@ -105,6 +97,7 @@ def bayes_samples(
     draws: int,
     seed: int,
     chunk: int = BAYES_CHUNK,
+    settings: dict | None = None,
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
     """Pooled Bayesian growth paths (draws, horizon) per series on the model (log) scale,
     and each chunk's MCMC diagnostics.
@@ -114,7 +107,8 @@ def bayes_samples(
     worker), on their last :data:`BAYES_POINTS` values aligned at the forecast origin, and
     refitted once with stricter settings when the diagnostics are poor, as
     :func:`~jqforecast.forecast` does; each chunk's paths come from a random stream named
-    after its first series.
+    after its first series. ``settings`` are further :class:`HierarchicalGrowth` parameters
+    (``benchmarks/pool_partition.py`` tries priors and damping with them).
     """
     out, diagnostics = {}, []
     for part in near_equal_chunks(np.arange(len(ids)), chunk):
@@ -122,7 +116,8 @@ def bayes_samples(
         frames = _group_frames(group)  # log scale, every series ending at year 0
         # as forecast() fits a group: once more with stricter settings if diagnostics are poor
         model = _fit_with_retry(
-            HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS), frames
+            HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS, **(settings or {})),
+            frames,
         )
         grid = list(range(1, horizon + 1))
         paths = _member_group_paths(model, group, grid, draws, seed, key=("bayes", group[0].id))
@@ -521,6 +516,7 @@ def run_benchmark(
         "members": list(members),
         "combine": combine,
         "weights": weights,
+        "weight_series": [s.id for s in picked],
         "weights_info": weight_info,
         "calibration": calibration.to_dict(),
         "weight_learning_seconds": weight_seconds,

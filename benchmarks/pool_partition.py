@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/pool_partition.py [--train ../shared/benchmarks/m3_yearly/m3_yearly_train.csv]
         [--chunk 50 ...] [--order file|shifted|bagged|volatility|growth ...] [--holdout 6]
-        [--draws 2000]
+        [--draws 2000] [--damping 0.8] [--prior KEY=VALUE ...]
         [--seed 0] [--out benchmarks/out/pool_partition.json]
 
 The benchmark fits the pooled Bayesian growth member to chunks of at most
@@ -15,7 +15,9 @@ series are chunked in) without looking at the test years, this holds out each se
 the volatility or the mean of their recent log growth, or ``bagged`` (half the draws from the
 file-order fits, half from the shifted ones: an average over two partitions), and scores the
 held-out values as the benchmark does (OWA against Naive2, CRPS, coverage, Brier). Prints a
-table and writes every row to ``--out``.
+table and writes every row to ``--out``. ``--damping`` and ``--prior`` change the member
+itself (its damping φ; any key of ``bayes.DEFAULT_PRIORS``), to check such choices on training
+data rather than on the test years.
 """
 
 from __future__ import annotations

@@ -48,7 +48,12 @@ from jqforecast.backtest import benchmark as B
 from jqforecast.backtest.data import read_pair, series_kind
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import backtest_cases, resolve_models
-from jqforecast.models.ensemble import crps_terms, mixture_crps, simplex_minimum
+from jqforecast.models.ensemble import (
+    crps_terms,
+    mixture_crps,
+    mixture_objective,
+    simplex_minimum,
+)
 
 
 def _level(transform, train: np.ndarray) -> float:
@@ -81,7 +86,7 @@ def pooled(idx: np.ndarray, n, a, b) -> tuple[np.ndarray, np.ndarray]:
 def optimal(idx: np.ndarray, n, a, b) -> np.ndarray:
     """Mixture-CRPS-optimal weights of series ``idx`` (as ``fit_weights`` learns them)."""
     ai, bi = pooled(idx, n, a, b)
-    return simplex_minimum(lambda w: (mixture_crps(w, ai, bi), ai - bi @ w), len(ai))
+    return simplex_minimum(mixture_objective(ai, bi), len(ai))
 
 
 def main() -> None:

@@ -103,6 +103,12 @@ def mixture_crps(weights: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(weights @ a - 0.5 * weights @ b @ weights)
 
 
+def mixture_objective(a: np.ndarray, b: np.ndarray):
+    """``w → (mean CRPS of the mixture, its gradient)`` for averaged terms ``a``, ``b``: the
+    objective :func:`simplex_minimum` takes."""
+    return lambda w: (mixture_crps(w, a, b), a - b @ w)
+
+
 @dataclass
 class _QuantileTerms:
     """Cases of one data type stacked for :func:`quantile_crps`: sorted unconstrained draws
@@ -214,47 +220,45 @@ def fit_weights(
     if combine == "mixture":
         a, b = case_terms(cases)
 
-        def objective(w: np.ndarray, cw: np.ndarray) -> tuple[float, np.ndarray]:
-            ai, bi = cw @ a / cw.sum(), np.tensordot(cw, b, 1) / cw.sum()
-            return mixture_crps(w, ai, bi), ai - bi @ w
+        def objective_for(cw: np.ndarray):  # the cases' terms pooled once per case weighting
+            return mixture_objective(cw @ a / cw.sum(), np.tensordot(cw, b, 1) / cw.sum())
 
     else:
         terms = quantile_terms(cases)
 
-        def objective(w: np.ndarray, cw: np.ndarray) -> tuple[float, np.ndarray]:
-            return quantile_crps(w, terms, cw)
+        def objective_for(cw: np.ndarray):
+            return lambda w: quantile_crps(w, terms, cw)
 
-    every = np.ones(len(cases))
-    members = {str(i): objective(np.eye(m)[i], every)[0] for i in range(m)}
+    objective = objective_for(np.ones(len(cases)))
+    members = {str(i): objective(np.eye(m)[i])[0] for i in range(m)}
     start = np.full(m, 1.0 / m)
-    w = _bagged_minimum(objective, m, [c.series for c in cases], bag, seed)
+    w = _bagged_minimum(objective_for, m, [c.series for c in cases], bag, seed)
     info = {
         "method": f"min {combine} CRPS (rolling origin)"
         + (f", bagged over {bag} bootstrap resamples of series" if bag else ""),
         "combine": combine,
         "cases": len(cases),
         "bagged": bag,
-        "crps_ensemble": objective(w, every)[0],
-        "crps_equal": objective(start, every)[0],
+        "crps_ensemble": objective(w)[0],
+        "crps_equal": objective(start)[0],
         "crps_members": members,
     }
     return w, info
 
 
-def _bagged_minimum(objective, m: int, series: list[str], bag: int, seed: int) -> np.ndarray:
-    """:func:`simplex_minimum` of ``objective(w, case_weights)`` on all cases (``bag=0``) or
+def _bagged_minimum(objective_for, m: int, series: list[str], bag: int, seed: int) -> np.ndarray:
+    """:func:`simplex_minimum` of ``objective_for(case_weights)`` on all cases (``bag=0``) or
     averaged over ``bag`` bootstrap resamples of ``series`` (one entry per case), pruned and
     renormalised like one minimum."""
-    every = np.ones(len(series))
     if not bag:
-        return simplex_minimum(lambda w: objective(w, every), m)
+        return simplex_minimum(objective_for(np.ones(len(series))), m)
     units = [s or f"case {i}" for i, s in enumerate(series)]
     names, unit = np.unique(units, return_inverse=True)
     rng = np.random.default_rng(seed)
     found = []
     for _ in range(bag):
         times = np.bincount(rng.integers(len(names), size=len(names)), minlength=len(names))
-        found.append(simplex_minimum(lambda w, cw=times[unit]: objective(w, cw), m))
+        found.append(simplex_minimum(objective_for(times[unit]), m))
     return _pruned(np.mean(found, axis=0))
 
 
@@ -269,7 +273,7 @@ def simplex_minimum(objective, m: int) -> np.ndarray:
     closer to the outcomes: CRPS(p, 1 − p) = 0.7 − 1.2 p + p², least at p = 0.6.
 
     >>> a, b = np.array([1.0, 1.2]), np.array([[1.0, 2.0], [2.0, 1.0]])
-    >>> simplex_minimum(lambda w: (mixture_crps(w, a, b), a - b @ w), 2).round(3).tolist()
+    >>> simplex_minimum(mixture_objective(a, b), 2).round(3).tolist()
     [0.6, 0.4]
     """
     res = minimize(

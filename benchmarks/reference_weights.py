@@ -14,7 +14,9 @@ pooled fits) on real yearly series cut to the same length: the last ``--points``
 ``--series`` randomly chosen M3 yearly *training* series (the M3 test values are not used).
 Only members that can forecast series this short take part. The quantile recalibration of
 the weighted mixture (``jqforecast.models.calibration``) is learned from the same backtests
-and shipped with the weights. The JSON records the command,
+and shipped with the weights. A second set, learned the same way for the statistical members
+alone (section ``"statistical"``), is what a forecast without the Bayesian member uses
+(``jqforecast run --quick``, ``models="statistical"``). The JSON records the command,
 data file hash and date, so the numbers in the package can be regenerated and checked.
 """
 
@@ -52,19 +54,24 @@ def main() -> None:
     pick = np.random.default_rng(args.seed).choice(len(ids), args.series, replace=False)
     series = [_series_data(ids[i], groups[ids[i]], Kind.LEVEL) for i in sorted(pick)]
     t0 = time.perf_counter()
+    members = resolve_models(MEMBERS, args.seed)
     weights, info = learn_weights(
-        series,
-        resolve_models(MEMBERS, args.seed),
-        args.seed,
-        BACKTEST_HORIZON,
-        True,
-        combine=args.combine,
+        series, members, args.seed, BACKTEST_HORIZON, True, combine=args.combine
     )
     seconds = time.perf_counter() - t0
+    statistical = [m for m in members if not getattr(m, "multi_series", False)]
+    s_weights, s_info = learn_weights(
+        series, statistical, args.seed, BACKTEST_HORIZON, True, combine=args.combine
+    )
     result = {
         "weights": weights,
         "calibration": info.pop("calibration", {}),
         "info": info,
+        "statistical": {
+            "weights": s_weights,
+            "calibration": s_info.pop("calibration", {}),
+            "info": s_info,
+        },
         "learned_on": {
             "file": args.train,
             "sha256": file_sha256(Path(args.train)),

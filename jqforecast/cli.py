@@ -325,6 +325,13 @@ def benchmark_command(
         str,
         typer.Option(help="How the ensemble combines members: mixture or quantile."),
     ] = COMBINE,
+    weights: Annotated[
+        str,
+        typer.Option(
+            help="Ensemble weights: learned (from the training backtests) or reference (the "
+            "ones shipped for series too short to backtest, as the park's forecast uses)."
+        ),
+    ] = "learned",
 ) -> None:
     """Backtest jqforecast against Naive, Naive2, RWD, AutoETS, AutoTheta, AutoARIMA.
 
@@ -355,6 +362,7 @@ def benchmark_command(
             bayes=bayes,
             members=members,
             combine=combine,
+            weights_from=weights,
         )
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[bold red]invalid benchmark input[/]: {exc}")

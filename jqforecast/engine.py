@@ -62,8 +62,10 @@ def near_equal_chunks(idx: np.ndarray, size: int) -> list[np.ndarray]:
     --------
     >>> [len(c) for c in near_equal_chunks(np.arange(101), 50)]
     [34, 34, 33]
+    >>> near_equal_chunks(np.arange(0), 50)  # nothing to cut: no chunks
+    []
     """
-    return np.array_split(idx, -(-len(idx) // size))
+    return np.array_split(idx, -(-len(idx) // size)) if len(idx) else []
 
 
 @dataclass
@@ -458,27 +460,39 @@ def learn_weights(
         series, single, multi, seed, horizon, backtest_multi, mapper, combine
     )
     if info.get("method", "").startswith("equal"):
-        reference, ref = reference_weights(members)
+        reference, ref_info = shipped_weights(members, combine)
         if reference:
-            calibration = ref.pop("calibration", {})
-            where = (
-                f"{ref['series']} {Path(ref['file']).name} series, last "
-                f"{ref['points_per_series']} points"
-            )
-            if calibration:
-                calibration["source"] = f"reference ({where}): {calibration.get('source', '')}"
-            learned_for = ref.get("combine", "mixture")
-            if learned_for != combine:
-                where += f"; learned for the {learned_for} combination, used for {combine}"
-            info = {
-                "method": "reference: learned on real yearly series as short as these "
-                f"({where}); too few own backtest cases",
-                "cases": info.get("cases", 0),
-                "reference": ref,
-                "calibration": calibration,
-            }
-            return reference, info
+            return reference, ref_info | {"cases": info.get("cases", 0)}
     return weights, info
+
+
+def shipped_weights(
+    members: Sequence[Model],
+    combine: Combine = COMBINE,
+    why: str = "too few own backtest cases",
+) -> tuple[dict[str, float], dict]:
+    """The shipped reference weights for ``members`` (:func:`reference_weights`) with an
+    ``info`` dict as :func:`learn_weights` gives (``method`` saying where they come from and
+    ``why``; the recalibration learned with them under ``"calibration"``); both empty when
+    there are none. :func:`learn_weights` falls back to them; ``jqforecast benchmark
+    --weights reference`` scores them on other data.
+    """
+    reference, ref = reference_weights(members)
+    if not reference:
+        return {}, {}
+    calibration = ref.pop("calibration", {})
+    where = (
+        f"{ref['series']} {Path(ref['file']).name} series, last {ref['points_per_series']} points"
+    )
+    if ref["members"] == "statistical":
+        where += "; learned for the statistical members alone"
+    if calibration:
+        calibration["source"] = f"reference ({where}): {calibration.get('source', '')}"
+    learned_for = ref.get("combine", "mixture")
+    if learned_for != combine:
+        where += f"; learned for the {learned_for} combination, used for {combine}"
+    method = f"reference: learned on real yearly series as short as these ({where}); {why}"
+    return reference, {"method": method, "reference": ref, "calibration": calibration}
 
 
 def reference_weights(members: Sequence[Model]) -> tuple[dict[str, float], dict]:
@@ -487,17 +501,32 @@ def reference_weights(members: Sequence[Model]) -> tuple[dict[str, float], dict]
     Made by ``benchmarks/reference_weights.py`` and shipped as
     ``jqforecast/models/reference_weights.json`` (with the command, data hash and date).
     ``bayes_count`` takes ``bayes_growth``'s weight (M3 has no count series; both are the
-    pooled Bayesian member); members not in the reference get 0. Returns ``(weights,
-    provenance)`` (with the quantile recalibration learned alongside, ``"calibration"``), both
-    empty if the file is absent or none of ``members`` is in it.
+    pooled Bayesian member); members not in the reference get 0. Without a multi-series
+    (Bayesian) member among ``members`` the weights are the ones learned for the statistical
+    members alone (the file's ``"statistical"`` section): with the Bayesian member taking most
+    of the weight, the others' shares in the full set say little about how to combine them
+    without it. Returns ``(weights, provenance)`` (with the quantile recalibration learned
+    alongside, ``"calibration"``, and ``"members"``: which set), both empty if the file is
+    absent or none of ``members`` is in it.
+
+    >>> weights, provenance = reference_weights(resolve_models("statistical"))
+    >>> provenance["members"], round(sum(weights.values()), 6)
+    ('statistical', 1.0)
     """
     path = Path(__file__).parent / "models" / "reference_weights.json"
     if not path.exists():
         return {}, {}
     data = json.loads(path.read_text(encoding="utf-8"))
-    known = data["weights"] | {"bayes_count": data["weights"].get("bayes_growth", 0.0)}
+    which = "all"
+    if not any(getattr(m, "multi_series", False) for m in members) and "statistical" in data:
+        which = "statistical"
+    chosen = data if which == "all" else data[which]
+    known = chosen["weights"] | {"bayes_count": chosen["weights"].get("bayes_growth", 0.0)}
     weights = {m.name: float(known.get(m.name, 0.0)) for m in members}
-    provenance = data["learned_on"] | {"calibration": data.get("calibration", {})}
+    provenance = data["learned_on"] | {
+        "calibration": chosen.get("calibration", {}),
+        "members": which,
+    }
     return (weights, provenance) if sum(weights.values()) > 0 else ({}, {})
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from jqforecast.backtest import metrics as M
 from jqforecast.backtest.scores import crps_sample
+from jqforecast.engine import resolve_models
 
 M3 = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "m3_yearly"
 
@@ -292,6 +293,41 @@ def test_ensemble_members_can_be_chosen(tmp_path, combine):
     assert "jqforecast" in result["models"]
     with pytest.raises(ValueError, match="unknown ensemble members.*'nope'"):
         run_benchmark(tr, te, 6, tmp_path / "bad", members=["theta", "nope"], bayes=False)
+
+
+@pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
+def test_shipped_reference_weights_can_be_scored(tmp_path):
+    """``weights_from="reference"`` scores the weights and recalibration shipped for short
+    series (what the park's forecast uses) instead of learning any: nothing is backtested,
+    the statistical set is used without the Bayesian member, and its recalibration is applied
+    (the raw mixture scored beside it) as with learned weights."""
+    from jqforecast.backtest.benchmark import JQ_MEMBERS, run_benchmark
+    from jqforecast.engine import reference_weights
+
+    tr, te = _slice(tmp_path, n=6)
+    result = run_benchmark(
+        tr,
+        te,
+        2,
+        tmp_path / "out",
+        jobs=1,
+        draws=200,
+        models=["jqforecast"],
+        bayes=False,
+        max_history=7,
+        weights_from="reference",
+    )
+    shipped, provenance = reference_weights(resolve_models(list(JQ_MEMBERS)))
+    assert provenance["members"] == "statistical"
+    assert result["weights"] == shipped and result["weights_from"] == "reference"
+    assert result["weights_info"]["method"].startswith("reference")
+    assert result["weights_info"]["method"].endswith("--weights reference")
+    assert result["weight_series"] == []
+    assert result["calibration"]["maps"] == provenance["calibration"]["maps"]
+    applied = any(result["calibration"]["applied"].values())
+    assert ("jqforecast_uncalibrated" in result["models"]) == applied
+    with pytest.raises(ValueError, match="weights_from must be one of learned, reference"):
+        run_benchmark(tr, te, 2, tmp_path / "bad", bayes=False, weights_from="shipped")
 
 
 @pytest.mark.slow

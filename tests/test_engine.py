@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -299,9 +300,55 @@ def test_short_series_take_reference_weights():
     assert fc.meta["weights"] == reference
     # members that cannot forecast series this short are not in the reference
     assert reference["arima"] == 0.0 and reference["ets"] == 0.0
+    # without the Bayesian member: the weights learned for the statistical members alone
+    assert provenance["members"] == "statistical"
+    assert "statistical members alone" in info["method"]
     # and the quantile recalibration learned with them comes along
     assert fc.meta["calibration"]["source"].startswith("reference")
     assert fc.meta["calibration"]["maps"], fc.meta["calibration"]
+
+
+def test_reference_weights_follow_whether_the_bayesian_member_takes_part():
+    """The shipped file holds two sets: one learned with the pooled Bayesian member and one
+    for the statistical members alone; each set's members get exactly its weights."""
+    import json
+
+    from jqforecast.engine import reference_weights
+
+    shipped = json.loads(
+        (Path(jqforecast.__file__).parent / "models" / "reference_weights.json").read_text()
+    )
+    auto, auto_prov = reference_weights(resolve_models("auto"))
+    stat, stat_prov = reference_weights(resolve_models("statistical"))
+    assert (auto_prov["members"], stat_prov["members"]) == ("all", "statistical")
+    # bayes_count is the same pooled member for count series (another group): same share
+    assert auto.pop("bayes_count") == auto["bayes_growth"] > 0
+    assert "bayes_growth" not in stat
+    for weights, learned in ((auto, shipped["weights"]), (stat, shipped["statistical"]["weights"])):
+        assert {k: v for k, v in weights.items() if v > 0} == {
+            k: v for k, v in learned.items() if v > 0
+        }
+        assert sum(weights.values()) == pytest.approx(1.0)
+    assert stat_prov["calibration"] == shipped["statistical"]["calibration"]
+
+
+def test_series_too_short_for_any_backtest_origin_take_the_reference_weights():
+    """Seven points, a member that needs seven (ets) and a pooled member: no origin leaves
+    enough training points, so nothing is backtested (no pooled fit of an empty group) and
+    the shipped reference weights are used, saying why."""
+    from jqforecast.backtest.benchmark import _series_data
+    from jqforecast.data.metrics import Kind
+    from jqforecast.engine import learn_weights
+
+    rng = np.random.default_rng(4)
+    series = [
+        _series_data(f"s{i}", np.exp(np.cumsum(rng.normal(0.05, 0.1, 7))), Kind.LEVEL)
+        for i in range(8)
+    ]
+    members = resolve_models(["rw_drift", "ets", "bayes_growth"])
+    weights, info = learn_weights(series, members, 0, 2, backtest_multi=True)
+    assert info["cases"] == 0 and info["method"].startswith("reference")
+    assert weights["ets"] == 0.0 and weights["bayes_growth"] > 0.5
 
 
 def test_calibration_is_learned_from_own_backtests_and_keeps_draw_ranks():

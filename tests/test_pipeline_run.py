@@ -35,9 +35,10 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     lines = result.output.splitlines()
     assert sum(" jqforecast stage " in line and " done " in line for line in lines) == 12
     assert any(line.endswith("jqforecast stage forecast started") for line in lines)
-    # --verbose: the members that draw and their shares (--quick: the statistical members'
-    # part of the shipped reference weights, renormalised)
-    assert re.search(r"rw_drift [01]\.\d\d", result.output)
+    # --verbose: the members that draw and their shares (--quick: the shipped reference
+    # weights learned for the statistical members alone, more than one of them drawing)
+    assert re.search(r"rw_drift 0\.\d\d", result.output)
+    assert re.search(r"damped_drift 0\.\d\d", result.output)
     latest = tmp_path / "latest"
     assert latest.is_symlink()
     for name in (

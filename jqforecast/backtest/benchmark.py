@@ -36,6 +36,7 @@ from jqforecast.engine import (
     near_equal_chunks,
     one_blas_thread,
     resolve_models,
+    shipped_weights,
     simulate_group,
 )
 from jqforecast.models.base import TooShortError
@@ -49,6 +50,7 @@ BASELINES = ("Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA")
 JQ_MEMBERS = tuple(cls.name for cls in STATISTICAL_MODELS)  # the statistical ensemble
 KNOWN_MEMBERS = JQ_MEMBERS + tuple(cls.name for cls in OPTIONAL_MODELS)  # may be asked for
 BAYES = "bayes_growth"
+WEIGHTS_FROM = ("learned", "reference")  # where run_benchmark's ensemble weights come from
 UNCALIBRATED = "jqforecast_uncalibrated"  # the ensemble before quantile recalibration
 # The pooled Bayesian member is fitted to chunks of BAYES_CHUNK series at once (one PyMC
 # model, growth and volatility pooled across the chunk), on each series' last BAYES_POINTS
@@ -383,11 +385,16 @@ def run_benchmark(
     bayes: bool = True,
     members: Sequence[str] | None = None,
     combine: Combine = COMBINE,
+    weights_from: str = "learned",
 ) -> dict:
     """Run the benchmark and write ``metrics.json``, ``forecasts.csv``, reliability files.
 
     Ensemble weights are learned by rolling-origin backtests on the *training* part of up to
-    ``weight_series`` randomly chosen series (the test values are never used). With
+    ``weight_series`` randomly chosen series (the test values are never used); with
+    ``weights_from="reference"`` they are instead the weights and recalibration shipped for
+    series too short to backtest (:func:`~jqforecast.engine.shipped_weights`, what the park's
+    forecast uses), so the benchmark scores that configuration on data it was not learned
+    from. With
     ``bayes`` (default) the pooled Bayesian growth member runs too (positive series only; see
     :func:`bayes_samples`), is backtested with the others (pooled fits per origin, on the
     positive ones of those series) and takes its learned share of the ``jqforecast`` draws,
@@ -418,6 +425,8 @@ def run_benchmark(
             f"unknown ensemble members {sorted(set(members) - set(KNOWN_MEMBERS))}; "
             f"choose from {', '.join(KNOWN_MEMBERS)}"
         )
+    if weights_from not in WEIGHTS_FROM:
+        raise ValueError(f"weights_from must be one of {', '.join(WEIGHTS_FROM)}")
     positive = any(series_kind(y) is Kind.LEVEL for y in histories)
     # The Bayesian member models log growth: positive series only. Off with --no-bayes.
     use_bayes = bayes and positive and ("jqforecast" in jq_models or BAYES in jq_models)
@@ -441,15 +450,21 @@ def run_benchmark(
         picked = [_series_data(ids[i], histories[i]) for i in pick]
         if use_bayes:  # every member must apply to the backtest series: positive ones only
             picked = [s for s in picked if s.transform.kind is Kind.LEVEL]
-        weights, weight_info = learn_weights(
-            picked,
-            learners,
-            seed,
-            horizon,
-            backtest_multi=use_bayes,
-            mapper=mapper,
-            combine=combine,
-        )
+        if weights_from == "reference":
+            weights, weight_info = shipped_weights(learners, combine, "--weights reference")
+            if not weights:
+                raise ValueError(f"no shipped reference weights for {sorted(members)}")
+            picked = []
+        else:
+            weights, weight_info = learn_weights(
+                picked,
+                learners,
+                seed,
+                horizon,
+                backtest_multi=use_bayes,
+                mapper=mapper,
+                combine=combine,
+            )
         weight_seconds = time.perf_counter() - t0
 
         parts = _partition(histories, use_bayes, jobs)
@@ -515,6 +530,7 @@ def run_benchmark(
         "backend": backend,
         "members": list(members),
         "combine": combine,
+        "weights_from": weights_from,
         "weights": weights,
         "weight_series": [s.id for s in picked],
         "weights_info": weight_info,

@@ -16,6 +16,8 @@ from jqforecast.backtest.scores import crps_sample
 from jqforecast.engine import resolve_models
 
 M3 = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "m3_yearly"
+# the statistical ensemble alone, in process: the harness's cheapest full run
+STATISTICAL = {"jobs": 1, "models": ["jqforecast"], "bayes": False}
 
 
 def test_smape_mase_owa_hand_computed():
@@ -273,16 +275,7 @@ def test_ensemble_members_can_be_chosen(tmp_path, combine):
     tr, te = _slice(tmp_path, n=6)
     chosen = ["theta", "damped_drift"]
     result = run_benchmark(
-        tr,
-        te,
-        6,
-        tmp_path / "out",
-        jobs=1,
-        draws=100,
-        models=["jqforecast"],
-        bayes=False,
-        members=chosen,
-        combine=combine,
+        tr, te, 6, tmp_path / "out", draws=100, members=chosen, combine=combine, **STATISTICAL
     )
     assert result["combine"] == combine
     assert result["weights_info"]["method"].startswith(f"min {combine} CRPS (rolling origin)")
@@ -305,18 +298,8 @@ def test_shipped_reference_weights_can_be_scored(tmp_path):
     from jqforecast.engine import reference_weights
 
     tr, te = _slice(tmp_path, n=6)
-    result = run_benchmark(
-        tr,
-        te,
-        2,
-        tmp_path / "out",
-        jobs=1,
-        draws=200,
-        models=["jqforecast"],
-        bayes=False,
-        max_history=7,
-        weights_from="reference",
-    )
+    shipped_config = {"draws": 200, "max_history": 7, "weights_from": "reference"}
+    result = run_benchmark(tr, te, 2, tmp_path / "out", **shipped_config, **STATISTICAL)
     shipped, provenance = reference_weights(resolve_models(list(JQ_MEMBERS)))
     assert provenance["members"] == "statistical"
     assert result["weights"] == shipped and result["weights_from"] == "reference"

@@ -6,7 +6,8 @@ Usage::
         [--out benchmarks/out/seed_spread.json]
 
 Each ``RUN_DIR`` is the ``--out`` folder of one ``jqforecast benchmark`` run; the runs should
-differ only in ``--seed`` (checked: same train/test files, horizon, history, draws, members).
+differ only in ``--seed`` (checked: same train/test files, horizon, history, draws, members,
+combination, where the weights come from).
 The seed picks the series whose backtests learn the ensemble weights and drives every MCMC
 chain and sample path, so the spread over seeds is the yardstick a difference between two
 configurations has to clear. Prints, per model and metric, each run's value and their mean,
@@ -24,7 +25,8 @@ import pandas as pd
 from jqforecast._io import write_json
 
 METRICS = ("owa", "smape", "mase", "crps_scaled", "coverage_80", "coverage_95", "msis_95")
-SAME = ("train", "test", "horizon", "max_history", "draws", "members", "combine")
+SAME = ("train", "test", "horizon", "max_history", "draws", "members", "combine", "weights_from")
+OLDER = {"weights_from": "learned"}  # what runs made before a key was recorded had
 
 
 def spread(runs: list[dict], models: list[str]) -> pd.DataFrame:
@@ -65,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in args.runs]
     for key in SAME:
-        values = {json.dumps(r.get(key)) for r in runs}
+        values = {json.dumps(r.get(key, OLDER.get(key))) for r in runs}
         if len(values) > 1:
             parser.error(
                 f"the runs differ in {key!r} ({', '.join(sorted(values))}), not only the seed"

@@ -19,10 +19,10 @@ def _script():
     return module
 
 
-def _run(tmp_path, seed, owa, draws=4000):
+def _run(tmp_path, seed, owa, draws=4000, **recorded):
     d = tmp_path / f"run{seed}"
     d.mkdir()
-    metrics = {
+    metrics = recorded | {
         "train": "t.csv",
         "test": "s.csv",
         "horizon": 6,
@@ -58,3 +58,19 @@ def test_runs_that_differ_in_more_than_the_seed_are_refused(tmp_path, monkeypatc
     with pytest.raises(SystemExit) as exc:
         _script().main()
     assert exc.value.code == 2 and "'draws'" in capsys.readouterr().err
+
+
+def test_runs_with_the_shipped_weights_are_not_mixed_with_learned_ones(
+    tmp_path, monkeypatch, capsys
+):
+    """A run made before ``weights_from`` was recorded counts as learned weights."""
+    older, learned = _run(tmp_path, 0, 0.84), _run(tmp_path, 1, 0.83, weights_from="learned")
+    shipped = _run(tmp_path, 2, 0.80, weights_from="reference")
+    monkeypatch.setattr(
+        sys, "argv", ["seed_spread", str(older), str(learned), "--out", str(tmp_path / "a.json")]
+    )
+    _script().main()
+    monkeypatch.setattr(sys, "argv", ["seed_spread", str(learned), str(shipped)])
+    with pytest.raises(SystemExit) as exc:
+        _script().main()
+    assert exc.value.code == 2 and "'weights_from'" in capsys.readouterr().err

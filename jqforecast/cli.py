@@ -338,13 +338,16 @@ def benchmark_command(
     Writes metrics.json, forecasts.csv, reliability.csv and reliability.png to --out and prints
     the metrics table (sMAPE, MASE, OWA, scaled CRPS, coverage, MSIS, Brier, log score, time).
     """
-    from jqforecast.backtest.benchmark import format_table, run_benchmark
+    from jqforecast.backtest.benchmark import WEIGHTS_FROM, format_table, run_benchmark
 
     if backend not in ("local", "dask"):
         err.print("--backend must be local or dask")
         raise typer.Exit(EXIT_DATA)
     if combine not in COMBINE_METHODS:
         err.print(f"--combine must be one of {', '.join(COMBINE_METHODS)}")
+        raise typer.Exit(EXIT_DATA)
+    if weights not in WEIGHTS_FROM:
+        err.print(f"--weights must be one of {', '.join(WEIGHTS_FROM)}")
         raise typer.Exit(EXIT_DATA)
     try:
         result = run_benchmark(

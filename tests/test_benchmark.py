@@ -311,6 +311,16 @@ def test_shipped_reference_weights_can_be_scored(tmp_path):
     assert ("jqforecast_uncalibrated" in result["models"]) == applied
     with pytest.raises(ValueError, match="weights_from must be one of learned, reference"):
         run_benchmark(tr, te, 2, tmp_path / "bad", bayes=False, weights_from="shipped")
+    from typer.testing import CliRunner
+
+    from jqforecast.cli import EXIT_DATA, app
+
+    args = ["benchmark", "--train", str(tr), "--test", str(te), "--out", str(tmp_path / "cli")]
+    bad = CliRunner().invoke(app, [*args, "--weights", "shipped"])
+    assert bad.exit_code == EXIT_DATA and "--weights must be one of learned, reference" in (
+        bad.output
+    )
+    assert not (tmp_path / "cli").exists()  # refused before anything ran or was written
 
 
 @pytest.mark.slow

@@ -441,21 +441,21 @@ def run_benchmark(
 
     with _mapper(backend, jobs, dask_client) as mapper:
         t0 = time.perf_counter()
-        rng = np.random.default_rng(seed)
-        pick = rng.choice(len(ids), size=min(weight_series, len(ids)), replace=False)
         learners = resolve_models([*members, *([BAYES] if use_bayes else [])], seed)
         for m in learners:  # the Bayesian member is backtested as it forecasts: recent points
             if getattr(m, "multi_series", False):
                 m.set_params(max_points=BAYES_POINTS)
-        picked = [_series_data(ids[i], histories[i]) for i in pick]
-        if use_bayes:  # every member must apply to the backtest series: positive ones only
-            picked = [s for s in picked if s.transform.kind is Kind.LEVEL]
+        picked: list[SeriesData] = []  # the series whose backtests learn the weights
         if weights_from == "reference":
             weights, weight_info = shipped_weights(learners, combine, "--weights reference")
             if not weights:
                 raise ValueError(f"no shipped reference weights for {sorted(members)}")
-            picked = []
         else:
+            rng = np.random.default_rng(seed)
+            pick = rng.choice(len(ids), size=min(weight_series, len(ids)), replace=False)
+            picked = [_series_data(ids[i], histories[i]) for i in pick]
+            if use_bayes:  # every member must apply to the backtest series: positive ones only
+                picked = [s for s in picked if s.transform.kind is Kind.LEVEL]
             weights, weight_info = learn_weights(
                 picked,
                 learners,

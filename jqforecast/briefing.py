@@ -33,6 +33,9 @@ WORDS = {
         "short": "低于目标",
         "above": "高于目标",
         "closes": "弥合缺口",
+        "uplift": "{year} 年起增速每年 +{pp:.1f} 个百分点",
+        "out_of_reach": "{year} 年起难以弥合",
+        "already": "已达 80%",
         "no_change": "无上一次运行可比较",
         "derived_note": "内置数据均为依据公开数据推算（status=derived），非园区官方统计；详见 data/raw/SOURCES.md。",
         "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、阻尼趋势指数平滑、ARIMA、Theta、局部线性趋势）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；滚动回测显示区间偏差显著的预测期，按真实年度序列的回测重校准分位数（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入。",
@@ -53,6 +56,9 @@ WORDS = {
         "short": "below target by",
         "above": "above target by",
         "closes": "what closes it",
+        "uplift": "+{pp:.1f} pp/yr growth from {year}",
+        "out_of_reach": "out of reach from {year}",
+        "already": "already ≥ 80%",
         "no_change": "no previous run to compare with",
         "derived_note": "The bundled data are derived from public Shanghai/Pudong figures "
         "(status=derived), not official park statistics; see data/raw/SOURCES.md.",
@@ -169,6 +175,20 @@ def _markup(html: str):
     return Markup(html)  # tables come from pandas' own escaping
 
 
+def _closes(rows: pd.DataFrame | None, w: dict) -> str:
+    """One line from a target's gap_closing.csv rows: the uplift needed per start year."""
+    if rows is None or rows.empty:
+        return "—"
+    if (rows["uplift_pp"] == 0).all():
+        return w["already"]
+    return "; ".join(
+        w["uplift"].format(pp=r.uplift_pp, year=r.from_year)
+        if bool(r.reachable)
+        else w["out_of_reach"].format(year=r.from_year)
+        for r in rows.itertuples()
+    )
+
+
 def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
     """``briefing.pptx``: title, summary, one slide per modelled target, the scenario
     comparison and the sensitivity tornado (when the run drew them), data & method."""
@@ -180,7 +200,6 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     targets = _read(run_dir, "targets.csv")
     gaps = _read(run_dir, "gap_closing.csv")
-    gap_by_id = gaps.set_index("target") if gaps is not None else pd.DataFrame()
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
 
@@ -220,13 +239,7 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         chart = run_dir / "charts" / f"fan_{row.id}.png"
         if row.kind != "modelled" or not chart.exists():
             continue
-        gap = gap_by_id.loc[row.id] if row.id in gap_by_id.index else None
-        if gap is None or not bool(gap["reachable"]):
-            closes = "—"
-        elif float(gap["uplift_pp"]) == 0:
-            closes = "≥ 80%"
-        else:
-            closes = f"+{gap['uplift_pp']:.1f} pp/yr ({gap['from_year']}–)"
+        closes = _closes(gaps[gaps["target"] == row.id] if gaps is not None else None, w)
         bullets = [
             f"{w['p']}: {row.p_hit:.0%} (90%: {row.p_hit_lo:.0%}–{row.p_hit_hi:.0%})",
             f"{w['median']}: {format_quantity(row.median, row.unit)}; "

@@ -160,10 +160,14 @@ def evaluable(forecast: Forecast, targets: TargetSet | None = None) -> list[Targ
     ]
 
 
+def _measure(forecast: Forecast, target: Target) -> np.ndarray:
+    """The target's measure, one value per draw."""
+    return np.asarray(target.measure.evaluate(lambda t: forecast.values(t.series, t.year)))
+
+
 def p_hit(forecast: Forecast, target: Target) -> float:
     """P(hit) of one target on a forecast."""
-    x = target.measure.evaluate(lambda t: forecast.values(t.series, t.year))
-    return float(np.mean(target.hit(np.asarray(x))))
+    return float(np.mean(target.hit(_measure(forecast, target))))
 
 
 def evaluate_scenarios(
@@ -255,6 +259,82 @@ def solve_uplift(
     while prob(pp) < level:  # step over the discreteness of an empirical probability
         pp += 0.01
     return Solution(target.id, series, from_year, level, round(pp, 2), prob(pp), base, True)
+
+
+GAP_COLUMNS = [
+    "target",
+    "series",
+    "from_year",
+    "level",
+    "baseline_p_hit",
+    "uplift_pp",
+    "achieved_p_hit",
+    "median_change_pct",
+    "reachable",
+    "note",
+]
+
+
+def gap_closing(
+    forecast: Forecast,
+    targets: TargetSet | None = None,
+    level: float = 0.8,
+    from_years: list[int] | None = None,
+    max_pp: float = 30.0,
+) -> pd.DataFrame:
+    """What growth uplift, from when, gives each target P(hit) ≥ ``level``? (pandas out)
+
+    One row per modelled target (those the forecast covers, see :func:`evaluable`) and start
+    year: ``uplift_pp`` is the smallest uplift of the growth rate of every series the target
+    measures, in percentage points a year from ``from_year`` on (:func:`solve_uplift`),
+    ``achieved_p_hit`` the P(hit) it gives and ``median_change_pct`` how far it raises the
+    median of the target's measure in the target year (%). ``from_years`` defaults to every
+    forecast year up to the target's year, so the table shows what a year's delay costs:
+    starting later leaves fewer years to compound, so the yearly uplift needed is never
+    smaller. A series observed in or after ``from_year`` is uplifted only from the year
+    after its last observation (``note`` says so). ``uplift_pp`` is empty when even
+    ``max_pp`` does not reach ``level`` (``reachable`` is ``False``).
+
+    Examples
+    --------
+    >>> import jqforecast
+    >>> fc = jqforecast.forecast(jqforecast.load_default(), draws=300, seed=0, models="statistical")
+    >>> table = gap_closing(fc)
+    >>> sorted(table["from_year"].unique().tolist())
+    [2025, 2026]
+    >>> table.columns.tolist()[2:7]
+    ['from_year', 'level', 'baseline_p_hit', 'uplift_pp', 'achieved_p_hit']
+    """
+    last = forecast.meta.get("last_observed", {})
+    asked = sorted(forecast.meta.get("years", forecast.years))
+    rows = []
+    for t in evaluable(forecast, targets):
+        base_median = np.median(_measure(forecast, t))
+        for year in from_years or [y for y in asked if y <= t.year]:
+            sol = solve_uplift(forecast, t, from_year=year, level=level, max_pp=max_pp)
+            late = [s for s in sol.series if last.get(s, -(10**6)) >= year]
+            notes = [sol.note] if sol.note else []
+            if late:
+                notes.append(f"{', '.join(late)} observed in {year}: uplifted from the year after")
+            change = None
+            if sol.pp is not None:
+                lifted = Scenario("gap", (Uplift(sol.series, sol.pp, year),)).apply(forecast)
+                change = 100 * (np.median(_measure(lifted, t)) / base_median - 1)
+            rows.append(
+                {
+                    "target": t.id,
+                    "series": " + ".join(sol.series),
+                    "from_year": year,
+                    "level": level,
+                    "baseline_p_hit": sol.baseline,
+                    "uplift_pp": sol.pp,
+                    "achieved_p_hit": sol.achieved,
+                    "median_change_pct": change,
+                    "reachable": sol.reachable,
+                    "note": "; ".join(notes),
+                }
+            )
+    return pd.DataFrame(rows, columns=GAP_COLUMNS)
 
 
 def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.DataFrame:

@@ -97,6 +97,12 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     assert len(deck.slides) == 1 + 1 + modelled + extra + 1
     texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
     assert any("P(hit)" in t or "达成概率" in t for t in texts)
+    gaps = pd.read_csv(latest / "gap_closing.csv")
+    assert set(gaps["from_year"]) == {2025, 2026}
+    assert set(gaps["target"]) == set(targets.loc[targets["kind"] == "modelled", "id"])
+    closes = [t for t in texts if "弥合缺口" in t]  # one line per target: each start year's uplift
+    assert len(closes) == modelled
+    assert all(("2025 年起" in t and "2026 年起" in t) or "已达 80%" in t for t in closes)
     for slide in deck.slides:  # every shape visible on the 16:9 slide, none collapsed
         for shape in slide.shapes:
             assert 0 <= shape.left and shape.left + shape.width <= deck.slide_width

@@ -13,6 +13,7 @@ from jqforecast.scenarios import (
     Scenario,
     Uplift,
     evaluate_scenarios,
+    gap_closing,
     load_scenarios,
     p_hit,
     sensitivity,
@@ -69,6 +70,34 @@ def test_inverse_solve_says_when_unreachable(fc):
     target = load()["rd_intensity"]
     sol = solve_uplift(fc, target, level=0.999, max_pp=0.5)
     assert not sol.reachable and sol.pp is None and "even +0.5 pp" in sol.note
+
+
+def test_gap_closing_known_answer_a_later_start_compounds_fewer_years(fc):
+    """R&D intensity is one series last observed in 2023 with a 2026 target: an uplift u from
+    2025 acts on 2026 twice, from 2026 once, so 1 + u_2026 = (1 + u_2025)² (up to the solve's
+    0.01 pp rounding), and scaling every draw moves the median by exactly that factor."""
+    table = gap_closing(fc, level=0.8, max_pp=100).set_index(["target", "from_year"])
+    assert sorted(table.index.get_level_values("from_year").unique()) == [2025, 2026]
+    early, late = table.loc[("rd_intensity", 2025)], table.loc[("rd_intensity", 2026)]
+    assert early["reachable"] and late["reachable"] and early["uplift_pp"] > 1
+    factor = (1 + early["uplift_pp"] / 100) ** 2
+    assert abs((1 + late["uplift_pp"] / 100) - factor) < 5e-4
+    assert early["median_change_pct"] == pytest.approx(100 * (factor - 1), rel=1e-9)
+    reached = table[table["reachable"]]
+    assert (reached["achieved_p_hit"] >= 0.8).all()
+    wide = table["uplift_pp"].unstack("from_year").dropna()
+    assert (wide[2026] >= wide[2025]).all()  # a year's delay never makes it cheaper
+
+
+def test_gap_closing_names_series_already_observed_in_the_start_year(fc):
+    table = gap_closing(fc, level=0.8, from_years=[2025])
+    row = table.set_index("target").loc["leading_revenue"]
+    assert fc.meta["last_observed"]["revenue/ic"] == 2025  # the bundled data's IC revenue
+    assert "revenue/ic observed in 2025" in row["note"]
+    assert list(table["from_year"].unique()) == [2025]
+    unreachable = gap_closing(fc, level=0.999, max_pp=0.5)
+    assert not unreachable["reachable"].any() and unreachable["uplift_pp"].isna().all()
+    assert unreachable["median_change_pct"].isna().all()
 
 
 def test_level_shift_with_probability(fc):

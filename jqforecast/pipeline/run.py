@@ -27,7 +27,7 @@ from jqforecast._io import file_sha256, write_csv, write_json, write_text
 from jqforecast.briefing import write_html, write_pptx
 from jqforecast.data.errors import DataWarning, ValidationError
 from jqforecast.paths import default_data_file, reports_dir
-from jqforecast.scenarios import evaluate_scenarios, load_scenarios, sensitivity, solve_uplift
+from jqforecast.scenarios import evaluate_scenarios, gap_closing, load_scenarios, sensitivity
 
 EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "pymc", "xarray", "pandera")
@@ -232,7 +232,7 @@ def run(
             scenario_table = stage(
                 "scenarios", lambda: evaluate_scenarios(fc, scenario_list, target_set, seed)
             )
-            gap_table = stage("gap closing", lambda: gap_closing(fc, report, target_set))
+            gap_table = stage("gap closing", lambda: gap_closing(fc, target_set))
             sensitivity_table = stage("sensitivity", lambda: sensitivity(fc, target_set))
         except Exception:  # noqa: BLE001 - any model failure is exit code 2, with its traceback
             return fail(EXIT_MODEL, "model failure:\n" + traceback.format_exc())
@@ -354,30 +354,6 @@ def changes_since(previous: Path, table: pd.DataFrame, manifest: dict) -> pd.Dat
             }
         )
     return pd.DataFrame(rows, columns=columns)
-
-
-def gap_closing(fc, report, target_set, level: float = 0.8) -> pd.DataFrame:
-    """For every modelled target: the growth uplift on its series that gives P(hit) ≥ level."""
-    rows = []
-    for t in target_set.modelled():
-        row = report.table.set_index("id").loc[t.id]
-        if row["kind"] != "modelled":
-            continue
-        sol = solve_uplift(fc, t, level=level)
-        rows.append(
-            {
-                "target": t.id,
-                "series": " + ".join(sol.series),
-                "from_year": sol.from_year,
-                "level": level,
-                "baseline_p_hit": sol.baseline,
-                "uplift_pp": sol.pp,
-                "achieved_p_hit": sol.achieved,
-                "reachable": sol.reachable,
-                "note": sol.note,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def write_charts(

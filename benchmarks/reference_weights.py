@@ -59,7 +59,7 @@ def main() -> None:
         series, members, args.seed, BACKTEST_HORIZON, True, combine=args.combine
     )
     seconds = time.perf_counter() - t0
-    statistical = [m for m in members if not getattr(m, "multi_series", False)]
+    statistical = [m for m in members if not m.multi_series]
     s_weights, s_info = learn_weights(
         series, statistical, args.seed, BACKTEST_HORIZON, True, combine=args.combine
     )

@@ -110,12 +110,8 @@ def main() -> None:
     pick = rng.choice(positive, size=min(args.series, len(positive)), replace=False)
     series = [B._series_data(data.ids[i], data.histories[i]) for i in pick]
     learners = resolve_models([*B.JQ_MEMBERS, B.BAYES], args.seed)
-    single = [m for m in learners if not getattr(m, "multi_series", False)]
-    multi = [
-        m.set_params(max_points=B.BAYES_POINTS)
-        for m in learners
-        if getattr(m, "multi_series", False)
-    ]
+    single = [m for m in learners if not m.multi_series]
+    multi = [m.set_params(max_points=B.BAYES_POINTS) for m in learners if m.multi_series]
     names = [m.name for m in [*single, *multi]]
 
     t0 = time.perf_counter()

@@ -454,8 +454,8 @@ def learn_weights(
     weights only if those are missing; ``info["method"]`` always says which. ``mapper``
     runs the backtests (:data:`Mapper`; the benchmark passes a process pool's).
     """
-    single = [m for m in members if not getattr(m, "multi_series", False)]
-    multi = [m for m in members if getattr(m, "multi_series", False)]
+    single = [m for m in members if not m.multi_series]
+    multi = [m for m in members if m.multi_series]
     weights, info = _learn_weights(
         series, single, multi, seed, horizon, backtest_multi, mapper, combine
     )
@@ -518,7 +518,7 @@ def reference_weights(members: Sequence[Model]) -> tuple[dict[str, float], dict]
         return {}, {}
     data = json.loads(path.read_text(encoding="utf-8"))
     which = "all"
-    if not any(getattr(m, "multi_series", False) for m in members) and "statistical" in data:
+    if not any(m.multi_series for m in members) and "statistical" in data:
         which = "statistical"
     chosen = data if which == "all" else data[which]
     known = chosen["weights"] | {"bayes_count": chosen["weights"].get("bayes_growth", 0.0)}
@@ -851,7 +851,7 @@ def _fit_multi_series(
     """
     fitted = {}
     for m in candidates:
-        if not getattr(m, "multi_series", False):
+        if not m.multi_series:
             continue
         key = (group[0].metric, m.name)
         if prefit is None or key not in prefit:
@@ -906,11 +906,7 @@ def fit_groups(
     """
     work = []
     for group in groups:
-        multi = [
-            m
-            for m in _candidates(group, members, weight_map, grid, {}, {})
-            if getattr(m, "multi_series", False)
-        ]
+        multi = [m for m in _candidates(group, members, weight_map, grid, {}, {}) if m.multi_series]
         frames = _group_frames(group) if multi else None
         for m in multi:
             work.append(((group[0].metric, m.name), m.clone().set_params(seed=seed), frames))
@@ -1058,7 +1054,7 @@ def _group_paths(
     for m in candidates:
         share = weights[m.name] / total if total else 1.0
         count = draws if combine == "quantile" else max(int(np.ceil(draws * share)), 1)
-        if getattr(m, "multi_series", False):
+        if m.multi_series:
             m = fitted.get(m.name)
             if m is None:  # the joint fit failed; already recorded in ``skipped``
                 continue
@@ -1136,7 +1132,7 @@ def _member_group_paths(
     members are fitted here, series by series.
     """
     out = np.full((draws, len(group), len(grid)), np.nan)
-    if getattr(model, "multi_series", False):
+    if model.multi_series:
         years = model.years_
         end = years[-1]
         horizon = max(grid) - end

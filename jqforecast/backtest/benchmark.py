@@ -443,7 +443,7 @@ def run_benchmark(
         t0 = time.perf_counter()
         learners = resolve_models([*members, *([BAYES] if use_bayes else [])], seed)
         for m in learners:  # the Bayesian member is backtested as it forecasts: recent points
-            if getattr(m, "multi_series", False):
+            if m.multi_series:
                 m.set_params(max_points=BAYES_POINTS)
         picked: list[SeriesData] = []  # the series whose backtests learn the weights
         if weights_from == "reference":

@@ -9,7 +9,9 @@ unconstrained scale (values outside the data type's range land on its edge).
 
 ``history`` is a float ``pandas.Series`` indexed by consecutive integer years; missing years
 inside it are ``NaN``. Models that cannot handle gaps say so with ``handles_gaps = False`` and
-the driver interpolates for them (and records that it did).
+the driver interpolates for them (and records that it did). A model with
+``multi_series = True`` (the pooled Bayesian members) is instead fitted once on a group of
+series (a wide frame) and simulates them jointly; the driver fits it per metric group.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Model:
     min_points: ClassVar[int] = 3
     handles_gaps: ClassVar[bool] = False
     data_scale: ClassVar[bool] = False
+    multi_series: ClassVar[bool] = False  # True: fit jointly on a group of series (pooled)
 
     # scikit-learn style: parameters are the __init__ signature
     @classmethod

@@ -721,6 +721,10 @@ def forecast(
                 own = g.paths if g.mixture is None else g.mixture
                 z_mixture[:, position[s.id], :] = own[:, k, :]
 
+    raised = _keep_cumulative(z_paths, series, grid)
+    if z_mixture is not None:
+        _keep_cumulative(z_mixture, series, grid)
+
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
     # same for every series that depends on that assumption (and for the members' own draws).
     factors = {a: _rng(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
@@ -744,6 +748,7 @@ def forecast(
         "diagnostics": diagnostics,
         "assumption_sd": sds,
         "last_observed": {s.id: s.last_year for s in series},
+        "cumulative_raised": raised,
         "units": {s.id: METRICS[s.metric].unit for s in series},
         "uncertainty_included": [
             "process noise (each model's error distribution)",
@@ -767,6 +772,43 @@ def forecast(
         name="members",
     )
     return Forecast(paths=paths, history=data, meta=meta, members=members, mixture=mixture)
+
+
+def _keep_cumulative(z: np.ndarray, series: list[SeriesData], grid: list[int]) -> dict:
+    """Cumulative stocks (:attr:`Metric.cumulative <jqforecast.data.metrics.Metric>`) never
+    fall: each path ahead of the last observation is raised, in place, to the running
+    maximum of that observation and its own earlier years.
+
+    Done on the unconstrained scale (monotone in the value), before the shared derivation
+    shift, so under every draw's assumption values the floor is the last observation as
+    that draw derives it. The members model a stock as any count; this projection is what
+    the data type adds. Returns, per cumulative series, the share of its draws raised in
+    any year (``meta["cumulative_raised"]``).
+
+    Examples
+    --------
+    >>> from jqforecast.models.transforms import Transform
+    >>> from jqforecast.data.metrics import Kind
+    >>> s = SeriesData("smart_factories/park_total", "smart_factories", "park_total",
+    ...                Transform(Kind.COUNT), pd.Series([1.0, 2.0], index=[2022, 2023]),
+    ...                pd.Series([0.0, 0.0], index=[2022, 2023]), ())
+    >>> z = np.array([[[1.5, 3.0, 2.5]], [[2.5, 2.6, 2.7]]])  # 2 draws, 1 series, 2024-26
+    >>> _keep_cumulative(z, [s], [2024, 2025, 2026])
+    {'smart_factories/park_total': 0.5}
+    >>> z[0, 0].tolist()  # below the last value (2.0) in 2024, a fall in 2026: both raised
+    [2.0, 3.0, 3.0]
+    """
+    raised = {}
+    years = np.asarray(grid)
+    for j, s in enumerate(series):
+        if not METRICS[s.metric].cumulative:
+            continue
+        ahead = years > s.last_year
+        block = z[:, j, ahead]
+        kept = np.maximum.accumulate(np.maximum(block, s.history.iloc[-1]), axis=1)
+        raised[s.id] = float(np.mean((kept > block).any(axis=1)))
+        z[:, j, ahead] = kept
+    return raised
 
 
 def _data_scale(

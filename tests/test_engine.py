@@ -8,9 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import jqforecast
 from jqforecast.data import validate
+from jqforecast.data.metrics import Kind
 from jqforecast.engine import forecast, resolve_models
 from jqforecast.models.base import NotFittedError, TooShortError
 from jqforecast.models.statistical import (
@@ -213,6 +217,57 @@ def test_data_types_are_respected(models):
     ratio = fc.paths.sel(series="rd_intensity/park_total").values
     assert (ratio > 0).all() and (ratio < 1).all()
     assert (fc.paths.sel(series="revenue/ic").values > 0).all()
+
+
+def test_cumulative_stock_paths_never_fall_below_the_last_value_or_from_year_to_year():
+    """Smart factories are a running total of the city's recognitions: its paths stay at or
+    above the last observation and never fall. The same values as an ordinary count (PCT
+    filings) do fall in some draws, so the test sees the projection at work."""
+    values = [10, 10, 11, 11, 12, 12, 13]
+    data = pd.concat(
+        [
+            _table("smart_factories", "park_total", range(2017, 2024), values, "家"),
+            _table("pct_filings", "park_total", range(2017, 2024), values, "件"),
+        ]
+    )
+    fc = forecast(validate(data, warn=False), years=(2024, 2025, 2026), draws=2000, seed=0)
+    stock = fc.paths.sel(series="smart_factories/park_total").values
+    flow = fc.paths.sel(series="pct_filings/park_total").values
+    assert (stock >= 13).all() and (np.diff(stock, axis=1) >= 0).all()
+    assert (flow < 13).mean() > 0.05 and (np.diff(flow, axis=1) < 0).any()
+    raised = fc.meta["cumulative_raised"]
+    assert list(raised) == ["smart_factories/park_total"] and 0.05 < raised[list(raised)[0]] < 1
+    # the raised draws are exactly those an ordinary count would have let fall
+    fell = ((flow < 13) | (np.diff(flow, axis=1) < 0).any(axis=1)[:, None]).any(axis=1)
+    assert raised["smart_factories/park_total"] == pytest.approx(fell.mean(), abs=0.05)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    z=hnp.arrays(float, (5, 2, 3), elements=st.floats(-5, 5)),
+    last=st.floats(-5, 5),
+)
+def test_keep_cumulative_is_the_smallest_monotone_path_above_the_last_value(z, last):
+    from jqforecast.engine import SeriesData, _keep_cumulative
+    from jqforecast.models.transforms import Transform
+
+    def series(metric):
+        history = pd.Series([last - 1.0, last], index=[2022, 2023])
+        return SeriesData(metric, metric, "park_total", Transform(Kind.COUNT), history,
+                          history * 0, ())  # fmt: skip
+
+    kept = z.copy()
+    _keep_cumulative(kept, [series("smart_factories"), series("pct_filings")], [2023, 2024, 2025])
+    np.testing.assert_array_equal(kept[:, 1], z[:, 1])  # an ordinary count is left alone
+    np.testing.assert_array_equal(kept[:, 0, 0], z[:, 0, 0])  # the observed year too
+    ahead, raw = kept[:, 0, 1:], z[:, 0, 1:]
+    assert (ahead >= raw).all() and (ahead >= last).all() and (np.diff(ahead, axis=1) >= 0).all()
+    # smallest such path: each value is its own raw value or the running floor before it
+    floor = np.maximum(last, np.c_[np.full(len(z), -np.inf), ahead[:, :-1]])
+    np.testing.assert_array_equal(ahead, np.maximum(raw, floor))
+    again = kept.copy()
+    _keep_cumulative(again, [series("smart_factories"), series("pct_filings")], [2023, 2024, 2025])
+    np.testing.assert_array_equal(again, kept)  # idempotent
 
 
 def test_fewer_than_three_points_is_a_clear_error():

@@ -102,6 +102,30 @@ def test_warnings_for_gaps_and_short_series(write_csv):
     assert any("only 2 point(s)" in m for m in messages)
 
 
+def test_a_falling_cumulative_total_is_flagged_and_a_falling_ordinary_count_is_not(write_csv):
+    rows = [
+        f"{metric},park_total,{year},{value},家,official,s,"
+        for metric in ("smart_factories", "unicorns_champions")
+        for year, value in ((2020, 5), (2021, 9), (2022, 8), (2023, 12), (2024, 11))
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        jqforecast.load(write_csv(rows))
+    messages = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    falls = [m for m in messages if "cumulative total falls" in m]
+    assert falls == [
+        "series smart_factories/park_total: a cumulative total falls (2021 9 → 2022 8; "
+        "2023 12 → 2024 11); check the figures (its forecast never falls below the last one)"
+    ]
+
+
+def test_a_cumulative_metric_must_be_a_stock():
+    from jqforecast.data.metrics import Kind, Metric
+
+    with pytest.raises(ValueError, match="'sites': a cumulative metric is a stock"):
+        Metric("sites", "家", Kind.COUNT, "基地", "Sites", cumulative=True)
+
+
 def test_validation_error_to_frame(write_csv):
     _, problems = problems_for(write_csv, [GOOD, "revenue,ic,2022,abc,亿元,official,src,"])
     table = ValidationError(problems).to_frame()

@@ -37,6 +37,12 @@ class Metric:
         Human labels for charts and reports.
     stock : bool
         ``True`` for end-of-year stocks (firm counts), ``False`` for annual flows.
+    cumulative : bool
+        ``True`` for a stock that never falls, such as a running total of recognitions
+        (firms keep a city's recognition once given). Its forecast paths are kept at or
+        above the last observed value and never fall from one year to the next
+        (:func:`jqforecast.engine.forecast`). A stock that can fall (a unicorn that lists
+        stops being one) is ``stock=True`` only.
     """
 
     name: str
@@ -45,6 +51,11 @@ class Metric:
     label_zh: str
     label_en: str
     stock: bool = False
+    cumulative: bool = False
+
+    def __post_init__(self) -> None:
+        if self.cumulative and not self.stock:
+            raise ValueError(f"metric {self.name!r}: a cumulative metric is a stock (stock=True)")
 
 
 METRICS: dict[str, Metric] = {
@@ -69,6 +80,7 @@ METRICS: dict[str, Metric] = {
             "市级认定智能工厂数",
             "City-recognised smart factories",
             stock=True,
+            cumulative=True,  # the city's recognitions accumulate (data/raw/SOURCES.md)
         ),
         Metric(
             "incubators", "家", Kind.COUNT, "高质量孵化器数", "High-quality incubators", stock=True

@@ -15,6 +15,7 @@ import pandas as pd
 import pandera.errors as pa_errors
 
 from jqforecast.data.errors import DataWarning, Problem, ValidationError
+from jqforecast.data.metrics import METRICS
 from jqforecast.data.normalise import normalise
 from jqforecast.data.schema import (
     COLUMN_EXPECTATIONS,
@@ -84,10 +85,29 @@ def _translate(cases: pd.DataFrame, df: pd.DataFrame, file: str) -> list[Problem
 
 
 def series_warnings(df: pd.DataFrame) -> list[str]:
-    """Warnings (not errors): gaps in a series' years and series with fewer than 5 points."""
+    """Warnings (not errors): gaps in a series' years, series with fewer than 5 points, and
+    cumulative stocks (:attr:`Metric.cumulative`) that fall from one year to the next."""
     messages = []
     for (metric, industry), g in df.groupby(["metric", "industry"], sort=True):
         years = sorted(g["year"])
+        if metric in METRICS and METRICS[metric].cumulative:
+            ordered = g.sort_values("year")
+            falls = [
+                f"{y0} {v0:g} → {y1} {v1:g}"
+                for y0, v0, y1, v1 in zip(
+                    ordered["year"],
+                    ordered["value"],
+                    ordered["year"].iloc[1:],
+                    ordered["value"].iloc[1:],
+                    strict=False,
+                )
+                if v1 < v0
+            ]
+            if falls:
+                messages.append(
+                    f"series {metric}/{industry}: a cumulative total falls ({'; '.join(falls)});"
+                    " check the figures (its forecast never falls below the last one)"
+                )
         missing = sorted(set(range(years[0], years[-1] + 1)) - set(years))
         if missing:
             messages.append(f"series {metric}/{industry}: missing years {missing}")

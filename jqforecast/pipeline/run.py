@@ -243,6 +243,7 @@ def run(
                 "weights",
                 "weights_info",
                 "calibration",
+                "cumulative_raised",
                 "members_used",
                 "skipped",
                 "assumption_sd",

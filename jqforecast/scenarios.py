@@ -35,6 +35,16 @@ def _respect_kind(values: np.ndarray, kind: Kind) -> np.ndarray:
     return np.maximum(values, 0.0)
 
 
+def _keep_stocks(paths: np.ndarray, series: list[str], years: list[int], last: dict) -> None:
+    """A lever cannot make a cumulative stock fall (a negative uplift, a one-year addition):
+    ahead of its last observation each path keeps its running maximum, so the total stops
+    growing instead. (The forecast already floors it at the last observation.)"""
+    ahead = np.asarray(years)[None, :] > np.array([last.get(s, -(10**6)) for s in series])[:, None]
+    for j, s in enumerate(series):
+        if METRICS[s.split("/")[0]].cumulative and ahead[j].any():
+            paths[:, j, ahead[j]] = np.maximum.accumulate(paths[:, j, ahead[j]], axis=1)
+
+
 @dataclass(frozen=True)
 class Uplift:
     """Growth uplift of ``pp`` percentage points a year on ``series`` from ``from_year`` on.
@@ -99,6 +109,7 @@ class Scenario:
         last = forecast.meta.get("last_observed", {})
         for lever in self.levers:
             lever.apply(values, series, years, rng, last)
+        _keep_stocks(values, series, years, last)
         meta = dict(forecast.meta, scenario=self.name)
         return replace(forecast, paths=forecast.paths.copy(data=values), meta=meta)
 

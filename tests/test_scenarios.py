@@ -54,6 +54,10 @@ def test_scenarios_never_produce_negative_or_fractional_counts(fc, amount, p):
     assert out.paths.sel(series="revenue/ic").values.min() >= 0
     sf = out.paths.sel(series="smart_factories/park_total").values
     assert np.all(sf == np.round(sf))
+    # a cumulative total stops growing under a negative uplift; it does not fall
+    assert (np.diff(sf, axis=1) >= 0).all()
+    base = fc.paths.sel(series="smart_factories/park_total").values
+    assert (sf[:, 0] == base[:, 0]).all() and (sf <= base).all()
 
 
 def test_inverse_solve_reaches_level(fc):

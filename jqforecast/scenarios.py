@@ -21,6 +21,7 @@ from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.result import Forecast
 from jqforecast.targets.definitions import Target, TargetSet
 from jqforecast.targets.definitions import load as load_targets
+from jqforecast.targets.evaluate import measured
 
 
 def _kind(series: str) -> Kind:
@@ -171,14 +172,9 @@ def evaluable(forecast: Forecast, targets: TargetSet | None = None) -> list[Targ
     ]
 
 
-def _measure(forecast: Forecast, target: Target) -> np.ndarray:
-    """The target's measure, one value per draw."""
-    return np.asarray(target.measure.evaluate(lambda t: forecast.values(t.series, t.year)))
-
-
 def p_hit(forecast: Forecast, target: Target) -> float:
     """P(hit) of one target on a forecast."""
-    return float(np.mean(target.hit(_measure(forecast, target))))
+    return float(np.mean(target.hit(measured(target, forecast))))
 
 
 def evaluate_scenarios(
@@ -320,7 +316,7 @@ def gap_closing(
     asked = sorted(forecast.meta.get("years", forecast.years))
     rows = []
     for t in evaluable(forecast, targets):
-        base_median = np.median(_measure(forecast, t))
+        base_median = np.median(measured(t, forecast))
         for year in from_years or [y for y in asked if y <= t.year]:
             sol = solve_uplift(forecast, t, from_year=year, level=level, max_pp=max_pp)
             late = [s for s in sol.series if last.get(s, -(10**6)) >= year]
@@ -330,7 +326,7 @@ def gap_closing(
             change = None
             if sol.pp is not None:
                 lifted = Scenario("gap", (Uplift(sol.series, sol.pp, year),)).apply(forecast)
-                change = 100 * (np.median(_measure(lifted, t)) / base_median - 1)
+                change = 100 * (np.median(measured(t, lifted)) / base_median - 1)
             rows.append(
                 {
                     "target": t.id,
@@ -358,7 +354,7 @@ def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.Data
     """
     rows = []
     for t in evaluable(forecast, targets):
-        total = np.asarray(t.measure.evaluate(lambda term: forecast.values(term.series, term.year)))
+        total = measured(t, forecast)
         var = float(np.var(total))
         base = float(np.mean(t.hit(total)))
         for s in t.series:

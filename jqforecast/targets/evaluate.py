@@ -89,8 +89,18 @@ def _lookup(forecast: Forecast):
     return get
 
 
-def _measure(target: Target, forecast: Forecast) -> np.ndarray:
-    """The target's measured quantity, draw by draw."""
+def measured(target: Target, forecast: Forecast) -> np.ndarray:
+    """The target's measured quantity, one value per draw (e.g. the three industries'
+    revenue summed in each draw), on the target's canonical unit.
+
+    Examples
+    --------
+    >>> import jqforecast
+    >>> from jqforecast.targets import load
+    >>> fc = jqforecast.forecast(jqforecast.load_default(), draws=200, models="statistical")
+    >>> measured(load()["leading_revenue"], fc).shape
+    (200,)
+    """
     return np.asarray(target.measure.evaluate(_lookup(forecast)), dtype=float)
 
 
@@ -215,7 +225,7 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
                 note="no data for " + ", ".join(missing or [str(t.measure.years)]),
             )
         else:
-            x = _measure(t, forecast)
+            x = measured(t, forecast)
             hit = t.hit(x)
             p = float(hit.mean())
             qs = np.quantile(x, [0.025, 0.1, 0.5, 0.9, 0.975])
@@ -224,7 +234,7 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
                 np.maximum(0.0, t.threshold - x) if upward else np.maximum(0.0, x - t.threshold)
             )
             own = forecast.member_draws()  # each member's own draws (quantile averaging)
-            own_hit = hit if own is forecast else t.hit(_measure(t, own))
+            own_hit = hit if own is forecast else t.hit(measured(t, own))
             lo, hi, members = member_spread(own_hit, own.member_of(t.series), pooled=hit)
             spread.append(members.assign(id=t.id))
             base_year, base = _base_value(t, forecast.history)

@@ -234,13 +234,13 @@ def test_poor_fit_is_retried_once_with_stricter_settings():
     attempt's diagnostics, and warns once (for the second fit only)."""
     import warnings
 
-    from jqforecast.engine import _fit_with_retry
+    from jqforecast.engine.fitting import fit_with_retry
 
     frame = pd.DataFrame({"a": [1.0, 1.08, 1.2, 1.26, 1.37]}, index=range(2019, 2024))
     model = HierarchicalGrowth(seed=0, draws=20, tune=20, cores=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = _fit_with_retry(model, (frame, None))
+        fit = fit_with_retry(model, (frame, None))
     assert (fit.draws, fit.tune) == (40, 40)
     assert fit.target_accept == pytest.approx(0.975)  # precise data: 0.95 first
     assert fit.diagnostics_["first_attempt"]["ok"] is False

@@ -248,7 +248,7 @@ def test_cumulative_stock_paths_never_fall_below_the_last_value_or_from_year_to_
     last=st.floats(-5, 5),
 )
 def test_keep_cumulative_is_the_smallest_monotone_path_above_the_last_value(z, last):
-    from jqforecast.engine import SeriesData, _keep_cumulative
+    from jqforecast.engine.forecasting import SeriesData, keep_cumulative
     from jqforecast.models.transforms import Transform
 
     def series(metric):
@@ -257,7 +257,7 @@ def test_keep_cumulative_is_the_smallest_monotone_path_above_the_last_value(z, l
                           history * 0, ())  # fmt: skip
 
     kept = z.copy()
-    _keep_cumulative(kept, [series("smart_factories"), series("pct_filings")], [2023, 2024, 2025])
+    keep_cumulative(kept, [series("smart_factories"), series("pct_filings")], [2023, 2024, 2025])
     np.testing.assert_array_equal(kept[:, 1], z[:, 1])  # an ordinary count is left alone
     np.testing.assert_array_equal(kept[:, 0, 0], z[:, 0, 0])  # the observed year too
     ahead, raw = kept[:, 0, 1:], z[:, 0, 1:]
@@ -266,7 +266,7 @@ def test_keep_cumulative_is_the_smallest_monotone_path_above_the_last_value(z, l
     floor = np.maximum(last, np.c_[np.full(len(z), -np.inf), ahead[:, :-1]])
     np.testing.assert_array_equal(ahead, np.maximum(raw, floor))
     again = kept.copy()
-    _keep_cumulative(again, [series("smart_factories"), series("pct_filings")], [2023, 2024, 2025])
+    keep_cumulative(again, [series("smart_factories"), series("pct_filings")], [2023, 2024, 2025])
     np.testing.assert_array_equal(again, kept)  # idempotent
 
 
@@ -451,14 +451,15 @@ def test_calibration_is_learned_from_own_backtests_and_keeps_draw_ranks():
 def test_recent_origins_forecast_from_nearly_the_whole_history():
     """Calibration backtests start 1, 2, 3 years before the end; weight backtests leave the
     whole horizon to score (and start further back)."""
-    from jqforecast.engine import _origins, prepare
+    from jqforecast.engine.backtest import backtest_origins
+    from jqforecast.engine.series import prepare
 
     years = range(2000, 2015)
     data = _table("revenue", "ic", years, np.exp(np.linspace(5, 6, 15)), "亿元")
     (s,) = prepare(data)
-    recent = _origins(s, horizon=6, min_points=4, recent=True)
+    recent = backtest_origins(s, horizon=6, min_points=4, recent=True)
     assert [(k, len(t), len(f)) for k, t, f in recent] == [(1, 14, 1), (2, 13, 2), (3, 12, 3)]
-    far = _origins(s, horizon=6, min_points=4)
+    far = backtest_origins(s, horizon=6, min_points=4)
     assert [(k, len(t), len(f)) for k, t, f in far] == [(1, 9, 6), (2, 8, 6), (3, 7, 6)]
 
 

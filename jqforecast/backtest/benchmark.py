@@ -29,9 +29,6 @@ from jqforecast.engine import (
     MULTI_CHUNK,
     Mapper,
     SeriesData,
-    _fit_with_retry,
-    _group_frames,
-    _member_group_paths,
     learn_weights,
     near_equal_chunks,
     one_blas_thread,
@@ -39,6 +36,8 @@ from jqforecast.engine import (
     shipped_weights,
     simulate_group,
 )
+from jqforecast.engine.fitting import fit_with_retry, group_frames
+from jqforecast.engine.simulate import member_group_paths
 from jqforecast.models.base import TooShortError
 from jqforecast.models.bayes import HierarchicalGrowth
 from jqforecast.models.calibration import PITCalibration
@@ -115,14 +114,14 @@ def bayes_samples(
     out, diagnostics = {}, []
     for part in near_equal_chunks(np.arange(len(ids)), chunk):
         group = [_series_data(ids[i], histories[i], Kind.LEVEL) for i in part]
-        frames = _group_frames(group)  # log scale, every series ending at year 0
+        frames = group_frames(group)  # log scale, every series ending at year 0
         # as forecast() fits a group: once more with stricter settings if diagnostics are poor
-        model = _fit_with_retry(
+        model = fit_with_retry(
             HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS, **(settings or {})),
             frames,
         )
         grid = list(range(1, horizon + 1))
-        paths = _member_group_paths(model, group, grid, draws, seed, key=("bayes", group[0].id))
+        paths = member_group_paths(model, group, grid, draws, seed, key=("bayes", group[0].id))
         out.update({s.id: paths[:, k, :] for k, s in enumerate(group)})
         diagnostics.append(model.diagnostics_)
     return out, diagnostics

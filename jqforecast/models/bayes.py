@@ -332,7 +332,7 @@ class CountGrowth(MultiSeriesModel):
     # Park's count groups (PCT filings, smart factories) at 0.95: 1 divergence in 44 fits
     # (22 seeds; seed 19, PCT), bulk ESS >= 270, 1.2 s less sampling than at 0.99; the
     # Gaussian groups at their 0.99 did no better (1 in 44). Poor fits are refitted once
-    # with stricter settings by the engine (engine._fit_with_retry).
+    # with stricter settings by the engine (engine.fitting.fit_with_retry).
     noisy_target_accept = 0.95
 
     def add_to_model(self, y, noise, years, series, prefix=""):

@@ -43,7 +43,7 @@ COMBINE: Combine = "mixture"  # the default way members are combined (module doc
 @dataclass
 class BacktestCase:
     """One held-out value: the members' samples (members × draws) on the data scale
-    relative to ``base`` (a positive scale of its series, ``engine._case_scale``: the mean
+    relative to ``base`` (a positive scale of its series, ``engine.backtest.case_scale``: the mean
     absolute yearly change of the training values), the value itself on that scale, how many
     years after the forecast origin it lies, and, for quantile averaging, the same draws on
     the unconstrained scale ``z`` of ``transform``."""

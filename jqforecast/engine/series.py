@@ -1,0 +1,236 @@
+"""Series prepared for the models, the members that suit them, and one member's bounded
+paths for one series.
+
+The long table becomes :class:`SeriesData` (each series on the unconstrained scale of its
+data type, with each point's own measurement sd); :func:`resolve_models` and :func:`applies`
+say which members can forecast it; :func:`member_paths` fits one single-series member and
+simulates it within :func:`envelope`. Every random draw comes from :func:`stream`, keyed by
+the seed and names, so results do not depend on the order of series or members.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from jqforecast.data.metrics import METRICS, Kind
+from jqforecast.data.schema import coerce_dtypes, effective_rel_sd
+from jqforecast.models.base import Model, TooShortError
+from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, MultiSeriesModel
+from jqforecast.models.statistical import OPTIONAL_MODELS, STATISTICAL_MODELS
+from jqforecast.models.transforms import Transform
+from jqforecast.result import series_id
+
+MIN_POINTS = 3
+MAX_LOG_CHANGE_PER_YEAR = 1.0
+
+
+@dataclass
+class SeriesData:
+    """One series prepared for the models."""
+
+    id: str
+    metric: str
+    industry: str
+    transform: Transform
+    history: pd.Series  # unconstrained scale, consecutive years, NaN for gaps
+    noise: pd.Series  # each point's own measurement sd on that scale (0 = official)
+    assumptions: tuple[str, ...]
+
+    @property
+    def last_year(self) -> int:
+        return int(self.history.index[-1])
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.history.notna().sum())
+
+
+def stream(seed: int, *keys: str | int) -> np.random.Generator:
+    """A generator determined by the seed and string/int keys (order-independent streams)."""
+    words = [seed] + [zlib.crc32(str(k).encode()) for k in keys]
+    return np.random.default_rng(words)
+
+
+def resolve_models(models: str | Sequence[str | Model], seed: int = 0) -> list[Model]:
+    """Model instances from ``"auto"`` (the default ensemble), ``"statistical"``, ``"bayes"``,
+    names (the optional members too) or instances."""
+    bayes = [HierarchicalGrowth(seed=seed), CountGrowth(seed=seed)]
+    registry = {cls.name: cls for cls in (*STATISTICAL_MODELS, *OPTIONAL_MODELS)}
+    registry |= {m.name: type(m) for m in bayes}
+    if isinstance(models, str):
+        if models == "auto":
+            return [cls() for cls in STATISTICAL_MODELS] + bayes
+        if models == "statistical":
+            return [cls() for cls in STATISTICAL_MODELS]
+        if models == "bayes":
+            return bayes
+        models = [models]
+    out = []
+    for m in models:
+        if isinstance(m, Model):
+            out.append(m.clone())
+        elif m in registry:
+            cls = registry[m]
+            out.append(cls(seed=seed) if issubclass(cls, MultiSeriesModel) else cls())
+        else:
+            raise ValueError(f"unknown model {m!r}; known: {sorted(registry)} or 'auto'")
+    return out
+
+
+def applies(model: Model, s: SeriesData) -> bool:
+    """Whether a model suits a series' data type (count models only for counts, and back;
+    the growth model's priors are on a log or logit scale: not for series of any sign)."""
+    is_count = s.transform.kind is Kind.COUNT
+    if isinstance(model, CountGrowth):
+        return is_count
+    if isinstance(model, HierarchicalGrowth):
+        return s.transform.kind not in (Kind.COUNT, Kind.REAL)
+    return True
+
+
+def select_members(
+    group: list[SeriesData],
+    members: list[Model],
+    weight_map: dict[str, float],
+    grid: list[int],
+    used: dict,
+    skipped: dict,
+) -> list[Model]:
+    """The members that will forecast ``group``: applicable, enough points, non-zero weight.
+
+    Records why the others are skipped; empty when every series is observed to the last year.
+    Raises :class:`~jqforecast.models.base.TooShortError` when the group needs a forecast
+    and no member can make one (e.g. only ``ets`` asked for and a series of five points).
+    """
+    for s in group:
+        skipped[s.id] = {}
+        used[s.id] = {}
+    n_min = min(s.n_obs for s in group)
+    candidates = []
+    for m in members:
+        if not all(applies(m, s) for s in group):
+            continue
+        if n_min < m.min_points:
+            for s in group:
+                skipped[s.id][m.name] = f"needs {m.min_points} points, group has {n_min}"
+            continue
+        candidates.append(m)
+    if all(s.last_year >= max(grid) for s in group):
+        return []
+    if not candidates:
+        raise TooShortError(
+            f"no model can forecast {[s.id for s in group]}: "
+            + "; ".join(sorted({f"{m} {why}" for s in group for m, why in skipped[s.id].items()}))
+        )
+    total = sum(weight_map.get(m.name, 0.0) for m in candidates)
+    return [m for m in candidates if total == 0 or weight_map.get(m.name, 0.0) > 0]
+
+
+def assumption_sds(data: pd.DataFrame, assumptions: dict | None) -> dict[str, float]:
+    """Log-scale sd of each shared assumption: from the registry, else the smallest row rel_sd."""
+    sds: dict[str, float] = {}
+    rel = effective_rel_sd(data)
+    for text, r in zip(data["assumption"], rel, strict=True):
+        if text is None or (isinstance(text, float) and np.isnan(text)):
+            continue
+        for a in str(text).split():
+            if assumptions and a in assumptions:
+                sds[a] = float(assumptions[a].rel_sd)
+            else:
+                sds[a] = min(sds.get(a, np.inf), float(r))
+    return sds
+
+
+def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -> list[SeriesData]:
+    """Group the long table into series on their unconstrained scales.
+
+    Each point's own measurement sd is its ``rel_sd`` (or the status default) with the shared
+    assumptions' part removed in quadrature: the shared part moves whole series together and
+    is added to the paths as one factor, so it must not also count as independent noise.
+    """
+    data = coerce_dtypes(data)
+    assumption_sd = assumption_sd or {}
+    data["_noise"] = effective_rel_sd(data)
+    prepared, short = [], []
+    for (metric, industry), g in data.groupby(["metric", "industry"], sort=True):
+        g = g.sort_values("year")
+        if len(g) < MIN_POINTS:
+            short.append(f"{metric}/{industry} ({len(g)} point(s))")
+            continue
+        transform = Transform(METRICS[metric].kind)
+        years = range(int(g["year"].min()), int(g["year"].max()) + 1)
+        z = pd.Series(transform.forward(g["value"].to_numpy()), index=g["year"].to_numpy())
+        ids = sorted({a for text in g["assumption"].dropna() for a in str(text).split()})
+        shared2 = sum(assumption_sd.get(a, 0.0) ** 2 for a in ids)
+        own = np.sqrt(np.maximum(g["_noise"].to_numpy() ** 2 - shared2, 0.0))
+        prepared.append(
+            SeriesData(
+                id=series_id(metric, industry),
+                metric=metric,
+                industry=industry,
+                transform=transform,
+                history=z.reindex(years),
+                noise=pd.Series(own, index=g["year"].to_numpy()).reindex(years),
+                assumptions=tuple(ids),
+            )
+        )
+    if short:
+        raise ValueError(
+            f"series with fewer than {MIN_POINTS} points cannot be forecast: "
+            + ", ".join(short)
+            + ". Add data, or drop the series (its targets are then reported as 'no data')."
+        )
+    return prepared
+
+
+def _for_model(model: Model, history: pd.Series) -> pd.Series:
+    """History as the model can take it: gaps interpolated on the unconstrained scale."""
+    if model.handles_gaps or history.notna().all():
+        return history
+    return history.interpolate(method="index")
+
+
+def member_paths(
+    model: Model,
+    history: pd.Series,
+    transform: Transform,
+    horizon: int,
+    draws: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A member's paths on the unconstrained scale, bounded to a plausible envelope around
+    the last observation. A ``data_scale`` member fits the back-transformed history.
+
+    Trend models with a random slope (local linear trend) occasionally simulate explosive
+    paths whose exp() dominates every mean-based score; paths are clipped to at most
+    :data:`MAX_LOG_CHANGE_PER_YEAR` per year from the last observed value (×2.7 up or ÷2.7
+    down a year), far outside any economic series here but a guard against such blow-ups.
+    Series of any sign (:attr:`Kind.REAL`) have no log scale and are not bounded.
+    """
+    fit_on = _for_model(model, history)
+    if model.data_scale:
+        fit_on = pd.Series(transform.inverse(fit_on.to_numpy(), whole=False), fit_on.index)
+    paths = model.clone().fit(fit_on).simulate(horizon, draws, rng)
+    if model.data_scale:
+        paths = transform.forward(paths)
+    if transform.kind is Kind.REAL:
+        return paths
+    last = history.dropna()
+    ahead = int(history.index[-1] - last.index[-1])
+    return envelope(paths, float(last.iloc[-1]), ahead + np.arange(1, horizon + 1))
+
+
+def envelope(paths: np.ndarray, last: float, years_ahead: np.ndarray) -> np.ndarray:
+    """Clip paths (…, steps) to ±:data:`MAX_LOG_CHANGE_PER_YEAR` per year from ``last``.
+
+    Applied to every member alike, the Bayesian ones included: with 3–5 points their
+    Student-t paths have tails that, after exp(), reach 10⁵× the last value (measured on M3
+    windows of 5 points: mean backtest CRPS 620 against 0.12 for the statistical members).
+    """
+    bound = MAX_LOG_CHANGE_PER_YEAR * np.asarray(years_ahead, dtype=float)
+    return np.clip(paths, last - bound, last + bound)

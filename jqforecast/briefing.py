@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 
+from jqforecast import presentation as present
 from jqforecast._io import write_atomic, write_text
 from jqforecast.data.units import format_quantity
 
@@ -27,6 +28,7 @@ WORDS = {
         "sens": "敏感性分析",
         "data": "数据来源与口径",
         "diag": "模型诊断",
+        "diag_more": "展开：权重、重校准、MCMC 诊断（manifest.json 中的 models 部分）",
         "by_member": "各模型单独给出的达成概率（90% 区间据此计入模型分歧）",
         "p": "达成概率",
         "median": "2026 年预测中位数",
@@ -50,6 +52,7 @@ WORDS = {
         "sens": "Sensitivity",
         "data": "Data and provenance",
         "diag": "Model diagnostics",
+        "diag_more": "Show: weights, recalibration, MCMC diagnostics (manifest.json, models)",
         "by_member": "P(hit) under each ensemble member alone (the 90% interval spans this)",
         "p": "P(hit)",
         "median": "2026 forecast median",
@@ -102,7 +105,7 @@ th{background:#eef2f6}td:first-child,th:first-child{text-align:left}img{width:10
 {{ data_html }}
 <p>{{ w.method }}</p>
 <h2>{{ w.diag }}</h2>
-<pre>{{ diagnostics }}</pre>
+<details><summary>{{ w.diag_more }}</summary><pre>{{ diagnostics }}</pre></details>
 </body></html>
 """
 
@@ -119,36 +122,21 @@ def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
 
 
 def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
-    """``report.html``: one self-contained file (charts embedded as base64 PNG)."""
+    """``report.html``: one self-contained file (charts embedded as base64 PNG), its tables
+    made for readers by :mod:`jqforecast.presentation` (the CSVs beside it keep the ids and
+    raw numbers)."""
     run_dir = Path(run_dir)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     targets = _read(run_dir, "targets.csv")
-    label = f"label_{lang}"
-    cols = [
-        "id",
-        label,
-        "kind",
-        "p_hit",
-        "p_hit_mcse",
-        "p_hit_lo",
-        "p_hit_hi",
-        "median",
-        "lo-80",
-        "hi-80",
-        "threshold",
-        "unit",
-        "expected_shortfall",
-        "required_cagr",
-        "implied_cagr",
-        f"verdict_{lang}",
-        "note",
-    ]
     images = {
         p.stem: base64.b64encode(p.read_bytes()).decode("ascii")
         for p in sorted((run_dir / "charts").glob("*.png"))
     }
-    history = manifest.get("data_summary", {})
-    data = pd.DataFrame([{"series": k, **v} for k, v in history.items()]) if history else None
+
+    def table(name: str, present) -> str:
+        frame = _read(run_dir, name)
+        return _markup(_table(None if frame is None else present(frame, targets, lang), "—"))
+
     html = (
         Environment(autoescape=select_autoescape())
         .from_string(HTML)
@@ -157,12 +145,14 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
             w=WORDS[lang],
             m=manifest,
             images=images,
-            targets_html=_markup(_table(targets[[c for c in cols if c in targets]], "—")),
-            gap_html=_markup(_table(_read(run_dir, "gap_closing.csv"), "—")),
-            by_member_html=_markup(_table(_read(run_dir, "targets_by_member.csv"), "—")),
-            scenarios_html=_markup(_table(_read(run_dir, "scenarios.csv"), "—")),
+            targets_html=_markup(_table(present.summary_table(targets, lang), "—")),
+            gap_html=table("gap_closing.csv", present.gap_table),
+            by_member_html=table("targets_by_member.csv", present.member_table),
+            scenarios_html=table("scenarios.csv", present.scenario_table),
             changes_html=_markup(_table(_read(run_dir, "changes.csv"), WORDS[lang]["no_change"])),
-            data_html=_markup(_table(data, "—")),
+            data_html=_markup(
+                _table(present.data_table(manifest.get("data_summary", {}), lang), "—")
+            ),
             diagnostics=json.dumps(manifest.get("models", {}), ensure_ascii=False, indent=1),
         )
     )

@@ -278,6 +278,8 @@ GAP_COLUMNS = [
     "achieved_p_hit",
     "median_change_pct",
     "reachable",
+    "max_pp",
+    "observed_in_start_year",
     "note",
 ]
 
@@ -299,8 +301,9 @@ def gap_closing(
     forecast year up to the target's year, so the table shows what a year's delay costs:
     starting later leaves fewer years to compound, so the yearly uplift needed is never
     smaller. A series observed in or after ``from_year`` is uplifted only from the year
-    after its last observation (``note`` says so). ``uplift_pp`` is empty when even
-    ``max_pp`` does not reach ``level`` (``reachable`` is ``False``).
+    after its last observation (listed in ``observed_in_start_year``; ``note`` says so).
+    ``uplift_pp`` is empty when even ``max_pp`` does not reach ``level`` (``reachable`` is
+    ``False``).
 
     Examples
     --------
@@ -338,6 +341,8 @@ def gap_closing(
                     "achieved_p_hit": sol.achieved,
                     "median_change_pct": change,
                     "reachable": sol.reachable,
+                    "max_pp": max_pp,
+                    "observed_in_start_year": " + ".join(late),
                     "note": "; ".join(notes),
                 }
             )

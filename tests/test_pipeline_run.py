@@ -88,6 +88,8 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     pngs = sorted((latest / "charts").glob("*.png"))
     assert html.count("data:image/png;base64,") == len(pngs) >= 5
     assert "derived" in html and "leading_revenue" in html
+    # reader-facing tables: labels and headers in the report's language, not column ids
+    assert "三大先导产业总营收" in html and "提升起始年" in html and "p_hit_mcse" not in html
     from pptx import Presentation
 
     deck = Presentation(str(latest / "briefing.pptx"))

@@ -48,3 +48,10 @@ def test_saved_charts_are_16_9_at_200_dpi(results, tmp_path):
     assert width / height == pytest.approx(16 / 9, rel=0.01)
     assert width >= 13.3 * 200 - 2
     assert paths[1].read_text(encoding="utf-8").lstrip().startswith("<?xml")
+
+
+def test_report_headers_are_distinct_in_every_language():
+    from jqforecast.presentation import HEADERS
+
+    for lang, words in HEADERS.items():
+        assert len(set(words.values())) == len(words), lang

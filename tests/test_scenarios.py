@@ -98,6 +98,7 @@ def test_gap_closing_names_series_already_observed_in_the_start_year(fc):
     row = table.set_index("target").loc["leading_revenue"]
     assert fc.meta["last_observed"]["revenue/ic"] == 2025  # the bundled data's IC revenue
     assert "revenue/ic observed in 2025" in row["note"]
+    assert row["observed_in_start_year"] == "revenue/ic"
     assert list(table["from_year"].unique()) == [2025]
     unreachable = gap_closing(fc, level=0.999, max_pp=0.5)
     assert not unreachable["reachable"].any() and unreachable["uplift_pp"].isna().all()

@@ -1,0 +1,224 @@
+"""Reader-facing tables for the report: the run folder's CSVs with headers in the report's
+language, target labels instead of ids, probabilities in percent and values with units.
+
+The CSVs keep machine-readable ids and raw numbers for analysts; these tables are what a
+briefing reader sees (``report.html``). They only reformat: every number comes from a CSV.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from jqforecast.data.units import format_quantity
+
+# Every language's headers must be distinct: they become a table's column names.
+HEADERS = {
+    "zh": {
+        "target": "目标",
+        "p_hit": "达成概率",
+        "p_interval": "90% 区间",
+        "median": "目标年预测中位数",
+        "band80": "80% 预测区间",
+        "threshold": "目标值",
+        "shortfall": "预期缺口",
+        "required": "所需年均增速",
+        "implied": "预测年均增速",
+        "verdict": "判断",
+        "note": "说明",
+        "from_year": "提升起始年",
+        "uplift": "所需增速提升（百分点/年）",
+        "achieved": "提升后达成概率",
+        "median_change": "目标年中位数提升",
+        "member": "模型",
+        "weight": "权重",
+        "member_p": "单独计算的达成概率",
+        "series": "序列",
+        "points": "数据点",
+        "status": "口径",
+        "years": "年份",
+        "baseline": "基准",
+    },
+    "en": {
+        "target": "Target",
+        "p_hit": "P(hit)",
+        "p_interval": "90% interval",
+        "median": "Forecast median, target year",
+        "band80": "80% forecast interval",
+        "threshold": "Threshold",
+        "shortfall": "Expected shortfall",
+        "required": "Growth needed (a year)",
+        "implied": "Growth forecast (a year)",
+        "verdict": "Verdict",
+        "note": "Note",
+        "from_year": "Uplift from",
+        "uplift": "Growth uplift needed (pp a year)",
+        "achieved": "P(hit) with it",
+        "median_change": "Median raised by",
+        "member": "Model",
+        "weight": "Weight",
+        "member_p": "P(hit) under this model alone",
+        "series": "Series",
+        "points": "Points",
+        "status": "Status",
+        "years": "Years",
+        "baseline": "baseline",
+    },
+}
+
+STATUS = {"zh": {"official": "官方", "estimate": "估计", "derived": "推算"}, "en": {}}
+
+NOTES = {
+    "zh": {
+        "no data for ": "缺少数据：",
+        "elicited: not assessed": "专家判断：尚未评估",
+        "elicited: ": "专家判断：",
+        "already": "已达到 80%",
+        "beyond": "每年提升 {max_pp:g} 个百分点以内无法达到（最高 {achieved}）",
+        "late": "{series} 已有 {year} 年数据，自次年起提升",
+    },
+    "en": {
+        "already": "already at or above 80%",
+        "beyond": "out of reach within +{max_pp:g} pp a year (at most {achieved})",
+        "late": "{series} observed in {year}: uplifted from the year after",
+    },
+}
+
+
+def _pct(x: float, digits: int = 0) -> str:
+    return "—" if pd.isna(x) else f"{100 * x:.{digits}f}%"
+
+
+def _note(note: object, lang: str) -> str:
+    """A targets.csv note (written in English) in the report's language, where it is one
+    of the engine's standard notes; other text as it is."""
+    if not isinstance(note, str):
+        return ""
+    for prefix in ("no data for ", "elicited: not assessed", "elicited: "):
+        if note.startswith(prefix) and prefix in NOTES[lang]:
+            return NOTES[lang][prefix] + note[len(prefix) :]
+    return note
+
+
+def _labels(targets: pd.DataFrame, lang: str) -> dict[str, str]:
+    return dict(zip(targets["id"], targets[f"label_{lang}"], strict=True))
+
+
+def summary_table(targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """One row per target from ``targets.csv``: P(hit) and its interval, the forecast
+    median and 80 % interval with units, the threshold, expected shortfall, growth needed
+    against growth forecast, verdict.
+
+    Examples
+    --------
+    >>> row = {"id": "x", "label_zh": "营收", "label_en": "Revenue", "kind": "modelled",
+    ...        "p_hit": 0.4918, "p_hit_lo": 0.47, "p_hit_hi": 0.53, "median": 2983.0,
+    ...        "lo-80": 1865.0, "hi-80": 4737.0, "comparator": ">=", "threshold": 3000.0,
+    ...        "unit": "亿元", "expected_shortfall": 360.5, "required_cagr": 0.1346,
+    ...        "implied_cagr": 0.1314, "verdict_zh": "存在缺口", "verdict_en": "at risk",
+    ...        "note": None}
+    >>> summary_table(pd.DataFrame([row]), "en").iloc[0].tolist()[:5]
+    ['Revenue', '49%', '47%–53%', '2,983 亿元', '1,865 – 4,737 亿元']
+    """
+    h = HEADERS[lang]
+    rows = []
+    for r in targets.to_dict("records"):
+        modelled = r["kind"] == "modelled"
+        unit = r["unit"]
+        band = (
+            f"{format_quantity(r['lo-80'], unit).rsplit(' ', 1)[0]} – "
+            f"{format_quantity(r['hi-80'], unit)}"
+            if modelled
+            else "—"
+        )
+        rows.append(
+            {
+                h["target"]: r[f"label_{lang}"],
+                h["p_hit"]: _pct(r["p_hit"]),
+                h["p_interval"]: f"{_pct(r['p_hit_lo'])}–{_pct(r['p_hit_hi'])}"
+                if modelled
+                else "—",
+                h["median"]: format_quantity(r["median"], unit) if modelled else "—",
+                h["band80"]: band,
+                h["threshold"]: f"{r['comparator']} {format_quantity(r['threshold'], unit)}",
+                h["shortfall"]: format_quantity(r["expected_shortfall"], unit, difference=True)
+                if modelled
+                else "—",
+                h["required"]: _pct(r["required_cagr"], 1),
+                h["implied"]: _pct(r["implied_cagr"], 1),
+                h["verdict"]: r[f"verdict_{lang}"],
+                h["note"]: _note(r["note"], lang),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def gap_table(gaps: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """``gap_closing.csv`` for readers: per target and start year, the growth uplift that
+    gives P(hit) ≥ 80 %, the P(hit) it gives and how far it lifts the target year's median."""
+    h, notes, labels = HEADERS[lang], NOTES[lang], _labels(targets, lang)
+    rows = []
+    for r in gaps.itertuples(index=False):
+        said = []
+        if r.reachable and r.uplift_pp == 0:
+            said.append(notes["already"])
+        elif not r.reachable:
+            said.append(notes["beyond"].format(max_pp=r.max_pp, achieved=_pct(r.achieved_p_hit)))
+        if isinstance(r.observed_in_start_year, str) and r.observed_in_start_year:
+            said.append(notes["late"].format(series=r.observed_in_start_year, year=r.from_year))
+        rows.append(
+            {
+                h["target"]: labels.get(r.target, r.target),
+                h["from_year"]: r.from_year,
+                h["p_hit"]: _pct(r.baseline_p_hit),
+                h["uplift"]: "—" if pd.isna(r.uplift_pp) else f"+{r.uplift_pp:.1f}",
+                h["achieved"]: _pct(r.achieved_p_hit) if r.reachable else "—",
+                h["median_change"]: "—"
+                if pd.isna(r.median_change_pct)
+                else f"+{r.median_change_pct:.1f}%",
+                h["note"]: "；".join(said) if lang == "zh" else "; ".join(said),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def member_table(by_member: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """``targets_by_member.csv`` for readers: P(hit) under each ensemble member alone."""
+    h, labels = HEADERS[lang], _labels(targets, lang)
+    return pd.DataFrame(
+        {
+            h["target"]: by_member["id"].map(labels),
+            h["member"]: by_member["member"],
+            h["weight"]: by_member["weight"].map(lambda w: f"{w:.3f}"),
+            h["member_p"]: by_member["p_hit"].map(_pct),
+        }
+    )
+
+
+def scenario_table(
+    scenarios: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh"
+) -> pd.DataFrame:
+    """``scenarios.csv`` as targets × scenarios, P(hit) in percent (baseline first)."""
+    labels = _labels(targets, lang)
+    wide = scenarios.pivot(index="target", columns="scenario", values="p_hit")
+    order = ["baseline", *[s for s in dict.fromkeys(scenarios["scenario"]) if s != "baseline"]]
+    rows = [t for t in targets["id"] if t in wide.index]  # the targets file's order
+    wide = wide.loc[rows, [s for s in order if s in wide]].map(_pct)
+    wide.index = [labels.get(t, t) for t in wide.index]
+    wide.columns = [HEADERS[lang]["baseline"] if c == "baseline" else c for c in wide.columns]
+    return wide.rename_axis(HEADERS[lang]["target"]).reset_index()
+
+
+def data_table(summary: dict, lang: str = "zh") -> pd.DataFrame:
+    """The manifest's ``data_summary`` (series → points, status, years) with headers."""
+    h = HEADERS[lang]
+    return pd.DataFrame(
+        [
+            {
+                h["series"]: sid,
+                h["points"]: v.get("points"),
+                h["status"]: STATUS[lang].get(v.get("status"), v.get("status")),
+                h["years"]: v.get("years"),
+            }
+            for sid, v in summary.items()
+        ]
+    )

@@ -1,0 +1,86 @@
+"""Reader-facing report tables: labels, units, percentages and notes in the report's language."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from jqforecast.presentation import gap_table, scenario_table, summary_table
+
+TARGETS = pd.DataFrame(
+    {
+        "id": ["revenue", "rd", "space"],
+        "label_zh": ["总营收", "研发强度", "新增空间"],
+        "label_en": ["Revenue", "R&D intensity", "New space"],
+        "kind": ["modelled", "modelled", "no data"],
+        "p_hit": [0.4918, 0.286, None],
+        "p_hit_lo": [0.47, 0.26, None],
+        "p_hit_hi": [0.53, 0.34, None],
+        "median": [2983.0, 0.04654, None],
+        "lo-80": [1865.0, 0.03123, None],
+        "hi-80": [4737.0, 0.06898, None],
+        "comparator": [">=", ">=", ">"],
+        "threshold": [3000.0, 0.055, 200.0],
+        "unit": ["亿元", "ratio", "万平方米"],
+        "expected_shortfall": [360.5, 0.01015, None],
+        "required_cagr": [0.1346, 0.07722, None],
+        "implied_cagr": [0.1314, 0.01887, None],
+        "verdict_zh": ["存在缺口", "难以达成", "无法评估"],
+        "verdict_en": ["at risk", "unlikely", "not assessable"],
+        "note": [None, None, "no data for new_space/park_total"],
+    }
+)
+
+
+def test_summary_table_gives_units_percent_and_translated_notes():
+    zh = summary_table(TARGETS, "zh").set_index("目标")
+    assert zh.loc["研发强度", "目标年预测中位数"] == "4.65 %"  # a ratio, shown in percent
+    assert zh.loc["研发强度", "预期缺口"] == "1.01 pp"  # a ratio's difference: points
+    assert zh.loc["研发强度", "80% 预测区间"] == "3.12 – 6.90 %"
+    assert zh.loc["总营收", "达成概率"] == "49%" and zh.loc["总营收", "90% 区间"] == "47%–53%"
+    assert zh.loc["新增空间", "说明"] == "缺少数据：new_space/park_total"
+    assert (
+        zh.loc["新增空间", "达成概率"] == "—" and zh.loc["新增空间", "目标值"] == "> 200 万平方米"
+    )
+    en = summary_table(TARGETS, "en").set_index("Target")
+    assert en.loc["New space", "Note"] == "no data for new_space/park_total"
+
+
+def test_gap_table_says_why_in_the_reports_language():
+    gaps = pd.DataFrame(
+        {
+            "target": ["revenue", "revenue", "rd"],
+            "from_year": [2025, 2026, 2025],
+            "baseline_p_hit": [0.49, 0.49, 0.85],
+            "uplift_pp": [21.02, None, 0.0],
+            "achieved_p_hit": [0.80, 0.76, 0.85],
+            "median_change_pct": [36.5, None, 0.0],
+            "reachable": [True, False, True],
+            "max_pp": [30.0, 30.0, 30.0],
+            "observed_in_start_year": ["revenue/ic", None, None],
+        }
+    )
+    zh = gap_table(gaps, TARGETS, "zh")
+    assert zh["目标"].tolist() == ["总营收", "总营收", "研发强度"]
+    assert zh["所需增速提升（百分点/年）"].tolist() == ["+21.0", "—", "+0.0"]
+    assert zh["说明"].tolist() == [
+        "revenue/ic 已有 2025 年数据，自次年起提升",
+        "每年提升 30 个百分点以内无法达到（最高 76%）",
+        "已达到 80%",
+    ]
+    en = gap_table(gaps, TARGETS, "en")
+    assert en["Note"][1] == "out of reach within +30 pp a year (at most 76%)"
+    assert en["P(hit) with it"].tolist() == ["80%", "—", "85%"]
+
+
+def test_scenario_table_follows_the_targets_order_with_the_baseline_first():
+    scenarios = pd.DataFrame(
+        {
+            "scenario": ["push", "push", "baseline", "baseline"],
+            "target": ["rd", "revenue", "rd", "revenue"],
+            "p_hit": [0.4, 0.7, 0.286, 0.4918],
+        }
+    )
+    table = scenario_table(scenarios, TARGETS, "zh")
+    assert table.columns.tolist() == ["目标", "基准", "push"]
+    assert table["目标"].tolist() == ["总营收", "研发强度"]
+    assert table["基准"].tolist() == ["49%", "29%"]

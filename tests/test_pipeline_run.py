@@ -238,3 +238,21 @@ def test_scenarios_file_gives_scenario_chart_in_report_and_deck(tmp_path):
     deck = Presentation(result.run_dir / "briefing.pptx")
     pictures = sum(shape.shape_type == 13 for slide in deck.slides for shape in slide.shapes)
     assert pictures >= len(list(charts.glob("*.png")))
+
+
+def test_english_report_and_deck(tmp_path):
+    """``--lang en``: charts, report and slides in English, same numbers as in Chinese."""
+    from pptx import Presentation
+
+    en = run(out=tmp_path / "en", draws=300, seed=2, quick=True, lang="en")
+    zh = run(out=tmp_path / "zh", draws=300, seed=2, quick=True, lang="zh")
+    assert en.exit_code == 0 and zh.exit_code == 0
+    html = (en.run_dir / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in html and "Closing the gap" in html
+    assert "Revenue of the three leading industries" in html and "Uplift from" in html
+    deck = Presentation(str(en.run_dir / "briefing.pptx"))
+    texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
+    assert any("what closes it" in t for t in texts)
+    assert not any("弥合缺口" in t for t in texts)
+    for name in ("targets.csv", "gap_closing.csv"):  # the language changes words, not numbers
+        assert (en.run_dir / name).read_bytes() == (zh.run_dir / name).read_bytes()

@@ -327,7 +327,7 @@ def gap_closing(
             if late:
                 notes.append(f"{', '.join(late)} observed in {year}: uplifted from the year after")
             change = None
-            if sol.pp is not None:
+            if sol.pp is not None and base_median != 0:  # (a median of 0: no relative change)
                 lifted = Scenario("gap", (Uplift(sol.series, sol.pp, year),)).apply(forecast)
                 change = 100 * (np.median(measured(t, lifted)) / base_median - 1)
             rows.append(

@@ -133,9 +133,9 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
         for p in sorted((run_dir / "charts").glob("*.png"))
     }
 
-    def table(name: str, present) -> str:
+    def table(name: str, layout) -> str:  # a run CSV through one of presentation's layouts
         frame = _read(run_dir, name)
-        return _markup(_table(None if frame is None else present(frame, targets, lang), "—"))
+        return _markup(_table(None if frame is None else layout(frame, targets, lang), "—"))
 
     html = (
         Environment(autoescape=select_autoescape())

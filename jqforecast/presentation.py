@@ -28,7 +28,8 @@ HEADERS = {
         "from_year": "提升起始年",
         "uplift": "所需增速提升（百分点/年）",
         "achieved": "提升后达成概率",
-        "median_change": "目标年中位数提升",
+        "median_after": "提升后目标年中位数",
+        "median_change": "中位数提高",
         "member": "模型",
         "weight": "权重",
         "member_p": "单独计算的达成概率",
@@ -53,6 +54,7 @@ HEADERS = {
         "from_year": "Uplift from",
         "uplift": "Growth uplift needed (pp a year)",
         "achieved": "P(hit) with it",
+        "median_after": "Median with it",
         "median_change": "Median raised by",
         "member": "Model",
         "weight": "Weight",
@@ -156,6 +158,7 @@ def gap_table(gaps: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd
     """``gap_closing.csv`` for readers: per target and start year, the growth uplift that
     gives P(hit) ≥ 80 %, the P(hit) it gives and how far it lifts the target year's median."""
     h, notes, labels = HEADERS[lang], NOTES[lang], _labels(targets, lang)
+    units = dict(zip(targets["id"], targets["unit"], strict=True))
     rows = []
     for r in gaps.itertuples(index=False):
         said = []
@@ -172,6 +175,9 @@ def gap_table(gaps: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd
                 h["p_hit"]: _pct(r.baseline_p_hit),
                 h["uplift"]: "—" if pd.isna(r.uplift_pp) else f"+{r.uplift_pp:.1f}",
                 h["achieved"]: _pct(r.achieved_p_hit) if r.reachable else "—",
+                h["median_after"]: "—"
+                if pd.isna(r.median_after)
+                else format_quantity(r.median_after, units.get(r.target, "")),
                 h["median_change"]: "—"
                 if pd.isna(r.median_change_pct)
                 else f"+{r.median_change_pct:.1f}%",

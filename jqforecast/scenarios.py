@@ -276,6 +276,7 @@ GAP_COLUMNS = [
     "baseline_p_hit",
     "uplift_pp",
     "achieved_p_hit",
+    "median_after",
     "median_change_pct",
     "reachable",
     "max_pp",
@@ -296,8 +297,9 @@ def gap_closing(
     One row per modelled target (those the forecast covers, see :func:`evaluable`) and start
     year: ``uplift_pp`` is the smallest uplift of the growth rate of every series the target
     measures, in percentage points a year from ``from_year`` on (:func:`solve_uplift`),
-    ``achieved_p_hit`` the P(hit) it gives and ``median_change_pct`` how far it raises the
-    median of the target's measure in the target year (%). ``from_years`` defaults to every
+    ``achieved_p_hit`` the P(hit) it gives, ``median_after`` the median of the target's
+    measure with it (canonical unit) and ``median_change_pct`` how far that is above the
+    baseline median (%). ``from_years`` defaults to every
     forecast year up to the target's year, so the table shows what a year's delay costs:
     starting later leaves fewer years to compound, so the yearly uplift needed is never
     smaller. A series observed in or after ``from_year`` is uplifted only from the year
@@ -326,10 +328,12 @@ def gap_closing(
             notes = [sol.note] if sol.note else []
             if late:
                 notes.append(f"{', '.join(late)} observed in {year}: uplifted from the year after")
-            change = None
-            if sol.pp is not None and base_median != 0:  # (a median of 0: no relative change)
+            after = change = None
+            if sol.pp is not None:
                 lifted = Scenario("gap", (Uplift(sol.series, sol.pp, year),)).apply(forecast)
-                change = 100 * (np.median(measured(t, lifted)) / base_median - 1)
+                after = float(np.median(measured(t, lifted)))
+                if base_median != 0:  # (a median of 0: no relative change)
+                    change = 100 * (after / base_median - 1)
             rows.append(
                 {
                     "target": t.id,
@@ -339,6 +343,7 @@ def gap_closing(
                     "baseline_p_hit": sol.baseline,
                     "uplift_pp": sol.pp,
                     "achieved_p_hit": sol.achieved,
+                    "median_after": after,
                     "median_change_pct": change,
                     "reachable": sol.reachable,
                     "max_pp": max_pp,

@@ -53,6 +53,7 @@ def test_gap_table_says_why_in_the_reports_language():
             "baseline_p_hit": [0.49, 0.49, 0.85],
             "uplift_pp": [21.02, None, 0.0],
             "achieved_p_hit": [0.80, 0.76, 0.85],
+            "median_after": [4072.0, None, 0.046],
             "median_change_pct": [36.5, None, 0.0],
             "reachable": [True, False, True],
             "max_pp": [30.0, 30.0, 30.0],
@@ -70,6 +71,7 @@ def test_gap_table_says_why_in_the_reports_language():
     en = gap_table(gaps, TARGETS, "en")
     assert en["Note"][1] == "out of reach within +30 pp a year (at most 76%)"
     assert en["P(hit) with it"].tolist() == ["80%", "—", "85%"]
+    assert en["Median with it"].tolist() == ["4,072 亿元", "—", "4.60 %"]
 
 
 def test_scenario_table_follows_the_targets_order_with_the_baseline_first():

@@ -87,6 +87,8 @@ def test_gap_closing_known_answer_a_later_start_compounds_fewer_years(fc):
     factor = (1 + early["uplift_pp"] / 100) ** 2
     assert abs((1 + late["uplift_pp"] / 100) - factor) < 5e-4
     assert early["median_change_pct"] == pytest.approx(100 * (factor - 1), rel=1e-9)
+    base = np.median(fc.values("rd_intensity/park_total", 2026))
+    assert early["median_after"] == pytest.approx(base * factor, rel=1e-9)
     reached = table[table["reachable"]]
     assert (reached["achieved_p_hit"] >= 0.8).all()
     wide = table["uplift_pp"].unstack("from_year").dropna()

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from jqforecast._io import write_atomic  # noqa: E402
 from jqforecast.data.metrics import INDUSTRIES  # noqa: E402
@@ -199,14 +200,12 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
                 lw=0,
                 label=tx["band"].format(p=p),
             )
-        ax.plot(
-            fyears,
-            np.median(arr, axis=1),
-            color=COLORS["band"],
-            lw=2.2,
-            ls="--",
-            label=tx["median"],
-        )
+        median = np.median(arr, axis=1)
+        ax.plot(fyears, median, color=COLORS["band"], lw=2.2, ls="--", label=tx["median"])
+        if not multi_year and ys and fyears[0] > ys[-1]:  # from the last value into the fan
+            ax.plot(
+                [ys[-1], fyears[0]], [past[ys[-1]], median[0]], color=COLORS["band"], lw=1.2, ls=":"
+            )
         ax.axhline(target.threshold, color=COLORS["target"], lw=2)
         ax.annotate(
             f"{tx['target']} {target.comparator} {target.threshold_as_written:g} "
@@ -230,7 +229,9 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
             color=COLORS["hit"] if p >= 0.7 else COLORS["miss"] if p < 0.3 else "#d68910",
         )
         label = target.label_zh if lang == "zh" else target.label_en
-        unit = target.unit if target.unit != "ratio" else ""
+        unit = target.unit if target.unit != "ratio" else "%"
+        if target.unit == "ratio":  # ratios are stored as fractions and read in percent
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=1))
         ax.set_title(f"{label}（{row['verdict_zh'] if lang == 'zh' else row['verdict_en']}）")
         ax.set_xlabel(tx["year"])
         ax.set_ylabel(unit)

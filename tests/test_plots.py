@@ -55,3 +55,15 @@ def test_report_headers_are_distinct_in_every_language():
 
     for lang, words in HEADERS.items():
         assert len(set(words.values())) == len(words), lang
+
+
+def test_ratio_targets_are_drawn_in_percent_levels_in_their_unit(results):
+    fc, report = results
+    rows = report.table.set_index("id")
+    ratio = plots.fan_chart(fc, load()["rd_intensity"], rows.loc["rd_intensity"], "zh")
+    ax = ratio.axes[0]
+    ax.figure.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ticks and all(t.endswith("%") for t in ticks) and ax.get_ylabel() == "%"
+    level = plots.fan_chart(fc, load()["leading_revenue"], rows.loc["leading_revenue"], "zh")
+    assert level.axes[0].get_ylabel() == "亿元"

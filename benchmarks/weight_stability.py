@@ -5,7 +5,7 @@ Usage::
     python benchmarks/weight_stability.py
         [--train ../shared/benchmarks/m3_yearly/m3_yearly_train.csv]
         [--test ../shared/benchmarks/m3_yearly/m3_yearly_test.csv] [--horizon 6]
-        [--max-history N] [--series 200] [--learn 100] [--splits 40] [--boot 50] [--seed 0]
+        [--max-history N] [--series 200] [--learn 100 ...] [--splits 40] [--boot 50] [--seed 0]
         [--out benchmarks/out/weight_stability.json]
 
 The benchmark learns the ``jqforecast`` weights from rolling-origin backtests of 100 randomly
@@ -27,7 +27,9 @@ absolute yearly change over its training values (``mase``, the benchmark's CRPS 
 library's objective since session 10 uses the same change up to each origin). Prints each
 method's held-out CRPS in both units (mean over splits), its excess over the best weights for
 the scoring series in that unit, and how much its weights move between splits; writes every
-split to ``--out``. The test file is read only so
+split to ``--out``. Several ``--learn`` sizes (e.g. ``--series 400 --learn 100 200``) are
+scored on the same series in every split (those left after the largest learning set), so
+how much more learning series help is measured like for like. The test file is read only so
 that the series are screened exactly as the benchmark screens them; its values are not used.
 """
 
@@ -96,7 +98,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=6)
     parser.add_argument("--max-history", type=int)
     parser.add_argument("--series", type=int, default=200)
-    parser.add_argument("--learn", type=int, default=100)
+    parser.add_argument("--learn", type=int, nargs="+", default=[100])
     parser.add_argument("--splits", type=int, default=40)
     parser.add_argument("--boot", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
@@ -131,39 +133,42 @@ def main() -> None:
 
     rows, weights = [], defaultdict(list)
     m_count = len(names)
+    top = max(args.learn)
     for split in range(args.splits):
         perm = rng.permutation(len(ids))
-        learn, score = perm[: args.learn], perm[args.learn :]
-        boots = [rng.choice(learn, size=len(learn), replace=True) for _ in range(args.boot)]
-        found = {}
-        for unit, (_, _, a, b) in units.items():
-            w_opt = optimal(learn, n, a, b)
-            found[unit, "optimal"] = w_opt
-            found[unit, "bagged"] = np.mean([optimal(i, n, a, b) for i in boots], axis=0)
-            found[unit, "shrunk"] = 0.5 * w_opt + 0.5 / m_count
-            found[unit, "oracle"] = optimal(score, n, a, b)
-        found["-", "equal"] = np.full(m_count, 1.0 / m_count)
+        score = perm[top:]  # the same scoring series for every learning size
         scored = {u: pooled(score, n, a, b) for u, (_, _, a, b) in units.items()}
-        for (unit, method), w in found.items():
-            weights[unit, method].append(w)
-            crps = {f"crps_{u}": mixture_crps(w, *terms) for u, terms in scored.items()}
-            rows.append(
-                {"split": split, "learned_on": unit, "method": method}
-                | crps
-                | dict(zip(names, w.tolist(), strict=True))
-            )
+        for size in args.learn:
+            learn = perm[:size]
+            boots = [rng.choice(learn, size=len(learn), replace=True) for _ in range(args.boot)]
+            found = {}
+            for unit, (_, _, a, b) in units.items():
+                w_opt = optimal(learn, n, a, b)
+                found[unit, "optimal"] = w_opt
+                found[unit, "bagged"] = np.mean([optimal(i, n, a, b) for i in boots], axis=0)
+                found[unit, "shrunk"] = 0.5 * w_opt + 0.5 / m_count
+                found[unit, "oracle"] = optimal(score, n, a, b)
+            found["-", "equal"] = np.full(m_count, 1.0 / m_count)
+            for (unit, method), w in found.items():
+                weights[size, unit, method].append(w)
+                crps = {f"crps_{u}": mixture_crps(w, *terms) for u, terms in scored.items()}
+                rows.append(
+                    {"split": split, "learn": size, "learned_on": unit, "method": method}
+                    | crps
+                    | dict(zip(names, w.tolist(), strict=True))
+                )
     table = pd.DataFrame(rows)
     for u in units:  # excess over the best weights for the scoring series in that unit
         oracle = table[(table["method"] == "oracle") & (table["learned_on"] == u)]
-        table[f"excess_{u}_pct"] = 100 * (
-            table[f"crps_{u}"] / table["split"].map(oracle.set_index("split")[f"crps_{u}"]) - 1
-        )
-    summary = table.groupby(["learned_on", "method"], sort=False)[
+        best = oracle.groupby("split")[f"crps_{u}"].first()  # the same for every size
+        table[f"excess_{u}_pct"] = 100 * (table[f"crps_{u}"] / table["split"].map(best) - 1)
+    summary = table.groupby(["learn", "learned_on", "method"], sort=False)[
         [c for c in table if c.startswith(("crps_", "excess_"))]
     ].mean()
     summary["weight_sd"] = [np.std(weights[k], axis=0).mean() for k in summary.index]
     mean_w = pd.DataFrame(
-        {f"{u}/{m}": np.mean(w, axis=0) for (u, m), w in weights.items()}, index=names
+        {f"{size}/{u}/{m}": np.mean(w, axis=0) for (size, u, m), w in weights.items()},
+        index=names,
     )
     print(summary.to_string(float_format=lambda x: f"{x:.4f}"))
     print("\nmean weights over splits\n" + mean_w.to_string(float_format=lambda x: f"{x:.3f}"))

@@ -205,6 +205,45 @@ def test_changes_table_compares_with_previous_run(tmp_path):
     assert (changes.loc[~changes["significant"], "cause"] == "within Monte Carlo error").all()
 
 
+def test_a_move_after_a_code_change_is_put_down_to_the_software(tmp_path):
+    """Same version number, different code: the manifest's source fingerprint differs, so a
+    significant move names the software as its cause (not "none")."""
+    import json
+    import shutil
+
+    from jqforecast.pipeline.run import changes_since, source_fingerprint
+
+    first = run(out=tmp_path / "a", draws=300, seed=0, quick=True)
+    previous = tmp_path / "previous"
+    shutil.copytree(first.run_dir, previous)
+    manifest = load_manifest(first.run_dir)
+    assert manifest["versions"]["jqforecast_source"] == source_fingerprint()
+    old = json.loads(json.dumps(manifest))
+    old["versions"]["jqforecast_source"] = "0" * 16  # built from other code
+    (previous / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
+    table = pd.read_csv(first.run_dir / "targets.csv")
+    moved = table.assign(p_hit=table["p_hit"].where(table["id"] != "pct_filings", 0.1))
+    changes = changes_since(previous, moved, manifest).set_index("target")
+    assert changes.loc["pct_filings", "significant"]
+    assert changes.loc["pct_filings", "cause"] == "software"
+    same = changes_since(previous, table, manifest).set_index("target")
+    assert not same["significant"].any()
+
+
+def test_source_fingerprint_follows_the_package_files(tmp_path):
+    from jqforecast.pipeline.run import source_fingerprint
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "sub" / "w.json").write_text("{}")
+    before = source_fingerprint(package)
+    (package / "notes.txt").write_text("not code")  # other files do not count
+    assert source_fingerprint(package) == before
+    (package / "sub" / "w.json").write_text('{"a": 1}')
+    assert source_fingerprint(package) != before
+
+
 @pytest.mark.slow
 def test_full_default_run_with_bayesian_members(tmp_path):
     """README command (a) in miniature: every member, MCMC diagnostics checked (exit 2 if poor)."""

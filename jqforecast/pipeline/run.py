@@ -110,8 +110,37 @@ class Lock:
             self._fd = None
 
 
+def source_fingerprint(package: Path | None = None) -> str:
+    """SHA-256 (first 16 hex digits) over the package's own files (code, shipped weights,
+    default targets), path by path.
+
+    Why: the version number changes only at a release, so two nightly runs of different
+    code would otherwise look like the same software and a moved P(hit) would be put down
+    to nothing (session 12's cumulative-stock rule moved one by 0.18). Hashing the files
+    works whether or not the package sits in a git checkout.
+
+    Examples
+    --------
+    >>> len(source_fingerprint()), source_fingerprint() == source_fingerprint()
+    (16, True)
+    """
+    import hashlib
+
+    package = package or Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in {".py", ".json", ".yaml"} and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(file_sha256(path).encode())
+    return digest.hexdigest()[:16]
+
+
 def _versions() -> dict[str, str]:
-    out = {"jqforecast": __version__, "python": platform.python_version()}
+    out = {
+        "jqforecast": __version__,
+        "jqforecast_source": source_fingerprint(),
+        "python": platform.python_version(),
+    }
     for dep in DEPENDENCIES:
         try:
             out[dep] = metadata.version(dep)

@@ -133,9 +133,9 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
         for p in sorted((run_dir / "charts").glob("*.png"))
     }
 
-    def table(name: str, layout) -> str:  # a run CSV through one of presentation's layouts
+    def table(name: str, layout, empty: str = "—") -> str:  # a run CSV, laid out for readers
         frame = _read(run_dir, name)
-        return _markup(_table(None if frame is None else layout(frame, targets, lang), "—"))
+        return _markup(_table(None if frame is None else layout(frame, targets, lang), empty))
 
     html = (
         Environment(autoescape=select_autoescape())
@@ -149,7 +149,7 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
             gap_html=table("gap_closing.csv", present.gap_table),
             by_member_html=table("targets_by_member.csv", present.member_table),
             scenarios_html=table("scenarios.csv", present.scenario_table),
-            changes_html=_markup(_table(_read(run_dir, "changes.csv"), WORDS[lang]["no_change"])),
+            changes_html=table("changes.csv", present.change_table, WORDS[lang]["no_change"]),
             data_html=_markup(
                 _table(present.data_table(manifest.get("data_summary", {}), lang), "—")
             ),

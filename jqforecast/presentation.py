@@ -38,6 +38,10 @@ HEADERS = {
         "status": "口径",
         "years": "年份",
         "baseline": "基准",
+        "before": "上次达成概率",
+        "change": "变化",
+        "significant": "超出蒙特卡洛误差",
+        "cause": "可能原因",
     },
     "en": {
         "target": "Target",
@@ -64,6 +68,10 @@ HEADERS = {
         "status": "Status",
         "years": "Years",
         "baseline": "baseline",
+        "before": "P(hit) last run",
+        "change": "Change",
+        "significant": "Beyond Monte Carlo error",
+        "cause": "Likely cause",
     },
 }
 
@@ -212,6 +220,41 @@ def scenario_table(
     wide.index = [labels.get(t, t) for t in wide.index]
     wide.columns = [HEADERS[lang]["baseline"] if c == "baseline" else c for c in wide.columns]
     return wide.rename_axis(HEADERS[lang]["target"]).reset_index()
+
+
+CAUSES = {
+    "zh": {
+        "data": "数据",
+        "targets config": "目标配置",
+        "scenarios config": "情景配置",
+        "software": "软件",
+        "seed": "随机种子",
+        "draws": "抽样次数",
+        "quick mode": "快速模式",
+        "none (same inputs and settings)": "无（输入与设置相同）",
+        "within Monte Carlo error": "在蒙特卡洛误差之内",
+    },
+    "en": {},
+}
+
+
+def change_table(changes: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """``changes.csv`` for readers: P(hit) last run and now, the move in points, whether it
+    exceeds twice the Monte Carlo error, and what changed between the runs."""
+    h, labels, words = HEADERS[lang], _labels(targets, lang), CAUSES[lang]
+    yes_no = {True: "是", False: "否"} if lang == "zh" else {True: "yes", False: "no"}
+    return pd.DataFrame(
+        {
+            h["target"]: changes["target"].map(lambda t: labels.get(t, t)),
+            h["before"]: changes["p_hit_previous"].map(_pct),
+            h["p_hit"]: changes["p_hit"].map(_pct),
+            h["change"]: changes["change"].map(lambda x: f"{100 * x:+.1f} pp"),
+            h["significant"]: changes["significant"].astype(bool).map(yes_no),
+            h["cause"]: changes["cause"].map(
+                lambda c: "、".join(words.get(p, p) for p in c.split(", ")) if words else c
+            ),
+        }
+    )
 
 
 def data_table(summary: dict, lang: str = "zh") -> pd.DataFrame:

@@ -86,3 +86,24 @@ def test_scenario_table_follows_the_targets_order_with_the_baseline_first():
     assert table.columns.tolist() == ["目标", "基准", "push"]
     assert table["目标"].tolist() == ["总营收", "研发强度"]
     assert table["基准"].tolist() == ["49%", "29%"]
+
+
+def test_change_table_translates_causes_and_signs_the_move():
+    from jqforecast.presentation import change_table
+
+    changes = pd.DataFrame(
+        {
+            "target": ["revenue", "rd"],
+            "p_hit_previous": [0.32, 0.29],
+            "p_hit": [0.50, 0.286],
+            "change": [0.18, -0.004],
+            "mc_se": [0.011, 0.010],
+            "significant": [True, False],
+            "cause": ["software, seed", "within Monte Carlo error"],
+        }
+    )
+    zh = change_table(changes, TARGETS, "zh")
+    assert zh["变化"].tolist() == ["+18.0 pp", "-0.4 pp"]
+    assert zh["可能原因"].tolist() == ["软件、随机种子", "在蒙特卡洛误差之内"]
+    assert zh["超出蒙特卡洛误差"].tolist() == ["是", "否"]
+    assert change_table(changes, TARGETS, "en")["Likely cause"][0] == "software, seed"

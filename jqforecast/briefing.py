@@ -180,8 +180,9 @@ def _closes(rows: pd.DataFrame | None, w: dict) -> str:
 
 
 def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
-    """``briefing.pptx``: title, summary, one slide per modelled target, the scenario
-    comparison and the sensitivity tornado (when the run drew them), data & method."""
+    """``briefing.pptx``: title, summary, one slide per modelled target, the gap-closing
+    table (a native, editable table), the scenario comparison and the sensitivity tornado
+    (when the run drew them), data & method."""
     from pptx import Presentation
     from pptx.util import Inches, Pt
 
@@ -224,6 +225,25 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
                 para.font.size = Pt(16)
         return slide
 
+    def table_slide(heading: str, frame: pd.DataFrame, size: int = 12):
+        """A native table (editable, ready to paste), one row per frame row."""
+        slide = new_slide(5)
+        slide.shapes.title.text = heading
+        rows, cols = len(frame) + 1, len(frame.columns)
+        height = min(Inches(0.42) * rows, deck.slide_height - Inches(1.7))
+        shape = slide.shapes.add_table(
+            rows, cols, Inches(0.4), Inches(1.4), deck.slide_width - Inches(0.8), height
+        )
+        for j, column in enumerate(frame.columns):
+            shape.table.cell(0, j).text = str(column)
+        for i, values in enumerate(frame.itertuples(index=False), start=1):
+            for j, value in enumerate(values):
+                shape.table.cell(i, j).text = "" if pd.isna(value) else str(value)
+        for cell in (shape.table.cell(i, j) for i in range(rows) for j in range(cols)):
+            for para in cell.text_frame.paragraphs:
+                para.font.size = Pt(size)
+        return slide
+
     picture_slide(w["summary"], run_dir / "charts" / "summary.png")
     for row in targets.itertuples():
         chart = run_dir / "charts" / f"fan_{row.id}.png"
@@ -238,6 +258,8 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         ]
         label = getattr(row, f"label_{lang}")
         picture_slide(f"{label} — {getattr(row, f'verdict_{lang}')}", chart, bullets)
+    if gaps is not None and not gaps.empty:
+        table_slide(w["gap"], present.gap_table(gaps, targets, lang))
     for stem, heading in (("scenarios", w["scenarios"]), ("tornado", w["sens"])):
         if (run_dir / "charts" / f"{stem}.png").exists():
             picture_slide(heading, run_dir / "charts" / f"{stem}.png")

@@ -9,6 +9,7 @@ overlapping; a lock left by a process that no longer exists is cleared.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -124,8 +125,6 @@ def source_fingerprint(package: Path | None = None) -> str:
     >>> len(source_fingerprint()), source_fingerprint() == source_fingerprint()
     (16, True)
     """
-    import hashlib
-
     package = package or Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):

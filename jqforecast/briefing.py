@@ -180,8 +180,8 @@ def _closes(rows: pd.DataFrame | None, w: dict) -> str:
 
 
 def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
-    """``briefing.pptx``: title, summary, one slide per modelled target, the gap-closing
-    table (a native, editable table), the scenario comparison and the sensitivity tornado
+    """``briefing.pptx``: title, summary (chart, then a native, editable table), one slide
+    per modelled target, the gap-closing table (native too), the scenario comparison and the sensitivity tornado
     (when the run drew them), data & method."""
     from pptx import Presentation
     from pptx.util import Inches, Pt
@@ -245,6 +245,9 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         return slide
 
     picture_slide(w["summary"], run_dir / "charts" / "summary.png")
+    summary = present.summary_table(targets, lang)
+    h = present.HEADERS[lang]
+    table_slide(w["summary"], summary.drop(columns=[h["band80"], h["note"]]), size=11)
     for row in targets.itertuples():
         chart = run_dir / "charts" / f"fan_{row.id}.png"
         if row.kind != "modelled" or not chart.exists():

@@ -25,6 +25,44 @@ def series_id(metric: str, industry: str) -> str:
     return f"{metric}/{industry}"
 
 
+def keep_cumulative(
+    paths: np.ndarray,
+    series: Sequence[str],
+    last_observed: dict[str, int],
+    years: Sequence[int],
+    floors: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """Keep cumulative stocks (:attr:`Metric.cumulative <jqforecast.data.metrics.Metric>`)
+    from falling, in place: each path of ``paths`` (draws, series, years) after the series'
+    last observed year is raised to the running maximum of its earlier years and, when
+    given, the series' floor (``floors``). Returns, per cumulative series, the share of
+    draws raised in any year. The forecast uses it with the last observation as the floor,
+    scenarios without one (a lever then stops the total growing instead of making it fall).
+
+    Examples
+    --------
+    >>> paths = np.array([[[1.5, 3.0, 2.5]], [[2.5, 2.6, 2.7]]])  # 2 draws, 1 series, 3 years
+    >>> sid = "smart_factories/park_total"
+    >>> keep_cumulative(paths, [sid], {sid: 2023}, [2024, 2025, 2026], {sid: 2.0})
+    {'smart_factories/park_total': 0.5}
+    >>> paths[0, 0].tolist()  # below the floor in 2024, a fall in 2026: both raised
+    [2.0, 3.0, 3.0]
+    """
+    from jqforecast.data.metrics import METRICS
+
+    raised = {}
+    for j, sid in enumerate(series):
+        if not METRICS[sid.split("/")[0]].cumulative:
+            continue
+        ahead = np.asarray(years) > last_observed.get(sid, -(10**6))
+        block = paths[:, j, ahead]
+        start = block if floors is None else np.maximum(block, floors[sid])
+        kept = np.maximum.accumulate(start, axis=1)
+        raised[sid] = float(np.mean((kept > block).any(axis=1)))
+        paths[:, j, ahead] = kept
+    return raised
+
+
 @dataclass
 class Forecast:
     """Joint sample paths with their history and how they were made.

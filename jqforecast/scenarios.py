@@ -18,7 +18,7 @@ import yaml
 from scipy.optimize import brentq
 
 from jqforecast.data.metrics import METRICS, Kind
-from jqforecast.result import Forecast
+from jqforecast.result import Forecast, keep_cumulative
 from jqforecast.targets.definitions import Target, TargetSet
 from jqforecast.targets.definitions import load as load_targets
 from jqforecast.targets.evaluate import measured
@@ -34,16 +34,6 @@ def _respect_kind(values: np.ndarray, kind: Kind) -> np.ndarray:
     if kind is Kind.RATIO:
         return np.clip(values, 1e-9, 1 - 1e-9)
     return np.maximum(values, 0.0)
-
-
-def _keep_stocks(paths: np.ndarray, series: list[str], years: list[int], last: dict) -> None:
-    """A lever cannot make a cumulative stock fall (a negative uplift, a one-year addition):
-    ahead of its last observation each path keeps its running maximum, so the total stops
-    growing instead. (The forecast already floors it at the last observation.)"""
-    ahead = np.asarray(years)[None, :] > np.array([last.get(s, -(10**6)) for s in series])[:, None]
-    for j, s in enumerate(series):
-        if METRICS[s.split("/")[0]].cumulative and ahead[j].any():
-            paths[:, j, ahead[j]] = np.maximum.accumulate(paths[:, j, ahead[j]], axis=1)
 
 
 @dataclass(frozen=True)
@@ -110,7 +100,7 @@ class Scenario:
         last = forecast.meta.get("last_observed", {})
         for lever in self.levers:
             lever.apply(values, series, years, rng, last)
-        _keep_stocks(values, series, years, last)
+        keep_cumulative(values, series, last, years)  # a lever stops a total, never lowers it
         meta = dict(forecast.meta, scenario=self.name)
         return replace(forecast, paths=forecast.paths.copy(data=values), meta=meta)
 

@@ -25,6 +25,7 @@ from jqforecast.models.base import Model
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import COMBINE, COMBINE_METHODS, Combine
 from jqforecast.result import Forecast
+from jqforecast.result import keep_cumulative as keep_paths_cumulative
 
 
 def forecast(
@@ -183,7 +184,8 @@ def forecast(
 def keep_cumulative(z: np.ndarray, series: list[SeriesData], grid: list[int]) -> dict:
     """Cumulative stocks (:attr:`Metric.cumulative <jqforecast.data.metrics.Metric>`) never
     fall: each path ahead of the last observation is raised, in place, to the running
-    maximum of that observation and its own earlier years.
+    maximum of that observation and its own earlier years
+    (:func:`jqforecast.result.keep_cumulative`).
 
     Done on the unconstrained scale (monotone in the value), before the shared derivation
     shift, so under every draw's assumption values the floor is the last observation as
@@ -204,17 +206,13 @@ def keep_cumulative(z: np.ndarray, series: list[SeriesData], grid: list[int]) ->
     >>> z[0, 0].tolist()  # below the last value (2.0) in 2024, a fall in 2026: both raised
     [2.0, 3.0, 3.0]
     """
-    raised = {}
-    years = np.asarray(grid)
-    for j, s in enumerate(series):
-        if not METRICS[s.metric].cumulative:
-            continue
-        ahead = years > s.last_year
-        block = z[:, j, ahead]
-        kept = np.maximum.accumulate(np.maximum(block, s.history.iloc[-1]), axis=1)
-        raised[s.id] = float(np.mean((kept > block).any(axis=1)))
-        z[:, j, ahead] = kept
-    return raised
+    return keep_paths_cumulative(
+        z,
+        [s.id for s in series],
+        {s.id: s.last_year for s in series},
+        grid,
+        floors={s.id: float(s.history.iloc[-1]) for s in series},
+    )
 
 
 def _data_scale(

@@ -372,4 +372,6 @@ def benchmark_command(
         raise typer.Exit(EXIT_DATA) from None
     out.print(format_table(result), markup=False, highlight=False)
     out.print(f"{result['series']} series; weights {result['weights']}")
+    if missing := result.get("weights_info", {}).get("steps_not_backtested"):
+        out.print(f"weights and recalibration extrapolated to steps {missing} (not backtested)")
     out.print(f"wrote {out_dir}/metrics.json, forecasts.csv, reliability.csv, reliability.png")

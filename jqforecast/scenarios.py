@@ -253,9 +253,11 @@ def solve_uplift(
         )
     root = brentq(lambda pp: prob(pp) - level + 1e-12, 0.0, max_pp, xtol=1e-3)
     pp = float(np.ceil(root * 100) / 100)
-    while prob(pp) < level:  # step over the discreteness of an empirical probability
+    achieved = prob(pp)
+    while achieved < level:  # step over the discreteness of an empirical probability
         pp += 0.01
-    return Solution(target.id, series, from_year, level, round(pp, 2), prob(pp), base, True)
+        achieved = prob(pp)
+    return Solution(target.id, series, from_year, level, round(pp, 2), achieved, base, True)
 
 
 GAP_COLUMNS = [

@@ -134,8 +134,9 @@ def main() -> None:
             t0 = time.perf_counter()
             s, fits, poor = samples(how, chunk)
             fc = {"Naive": base["Naive"], "Naive2": base["Naive2"]}
-            fc["bayes"] = B._summaries_from_samples(s)
-            r = B.score(ids, histories, outcomes, fc, {"bayes": s})[0]["bayes"]
+            last = np.array([h[-1] for h in histories])
+            fc["bayes"] = B.summarise(s, np.stack(outcomes), last)
+            r = B.score(ids, histories, outcomes, fc)[0]["bayes"]
             rows.append(
                 {
                     "order": how,

@@ -62,6 +62,63 @@ def test_event_probabilities_and_scores():
     assert table.loc[0, "n"] == 1 and table.loc[9, "observed_freq"] == 1.0
 
 
+def test_sample_summaries_score_as_the_gaussian_they_were_drawn_from():
+    """A sample model is reduced to summaries in the workers (`summarise`) and scored from
+    them; drawn from known Gaussians it must score as those Gaussians do in closed form."""
+    from scipy import stats
+
+    from jqforecast.backtest.benchmark import score, summarise
+
+    rng = np.random.default_rng(1)
+    n, draws, horizon = 40, 20_000, 3
+    mu = rng.uniform(50, 150, (n, horizon))
+    sd = rng.uniform(5, 20, (n, horizon))
+    histories = [rng.uniform(80, 120, 8) for _ in range(n)]
+    last = np.array([h[-1] for h in histories])
+    y = mu + sd * rng.standard_normal((n, horizon))
+    samples = mu[:, None, :] + sd[:, None, :] * rng.standard_normal((n, draws, horizon))
+    gauss = {"mean": mu}
+    for level, (lo, hi) in {80: ("lo-80", "hi-80"), 95: ("lo-95", "hi-95")}.items():
+        z = stats.norm.ppf(0.5 + level / 200)
+        gauss |= {lo: mu - z * sd, hi: mu + z * sd}
+    fc = {"Naive2": gauss, "sampled": summarise(samples, y, last)}
+    rows, table, _ = score([f"s{i}" for i in range(n)], histories, list(y), fc, event_h=2)
+    exact, sampled = rows["Naive2"], rows["sampled"]
+    assert sampled["crps_scaled"] == pytest.approx(exact["crps_scaled"], rel=0.01)
+    assert sampled["smape"] == pytest.approx(exact["smape"], rel=0.01)
+    assert sampled["brier_mean"] == pytest.approx(exact["brier_mean"], abs=0.005)
+    for c in ("coverage_80", "coverage_95"):
+        assert sampled[c] == pytest.approx(exact[c], abs=0.03)
+    # forecasts.csv: a row per model, series and step, series by series; the event
+    # probabilities only on the rows of the event's step
+    assert len(table) == 2 * n * horizon
+    rows_s = table[table["model"] == "sampled"]
+    assert list(rows_s["unique_id"][:4]) == ["s0", "s0", "s0", "s1"]
+    assert list(rows_s["h"][:4]) == [1, 2, 3, 1]
+    assert rows_s["p_ge_0"].notna().to_numpy().tolist() == [False, True, False] * n
+    p_exact = 1 - stats.norm.cdf((last - mu[:, 1]) / sd[:, 1])
+    np.testing.assert_allclose(rows_s.loc[rows_s["h"] == 2, "p_ge_0"], p_exact, atol=0.015)
+
+
+@pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
+def test_baselines_in_chunks_are_the_baselines_on_all_series_at_once():
+    """The baselines go to the workers in chunks; each fit is per series, so the chunks
+    must give what one statsforecast call on every series gives, in the input's order."""
+    from jqforecast.backtest.benchmark import _baseline_chunk, baseline_forecasts
+
+    train = pd.read_csv(M3 / "m3_yearly_train.csv")
+    ids = sorted(train["unique_id"].unique())[:12][::-1]  # not in the file's order
+    histories = [train.loc[train["unique_id"] == i, "y"].to_numpy() for i in ids]
+    chunked, seconds = baseline_forecasts(ids, histories, 6, jobs=2)  # 8 chunks
+    whole, _ = _baseline_chunk((ids, histories, 6))
+    assert set(chunked) == {"Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA"}
+    for name, f in whole.items():
+        for column, values in f.items():
+            np.testing.assert_array_equal(chunked[name][column], values, err_msg=name)
+    np.testing.assert_array_equal(chunked["Naive"]["mean"][:, 0], [h[-1] for h in histories])
+    assert all(s > 0 for s in seconds.values())
+
+
 def _slice(tmp_path, n=6):
     train = pd.read_csv(M3 / "m3_yearly_train.csv")
     test = pd.read_csv(M3 / "m3_yearly_test.csv")

@@ -3,8 +3,11 @@
 Input: ``TRAIN.csv`` with ``unique_id, t, y`` and ``TEST.csv`` with ``unique_id, h, y`` (the
 M3/M4 layout). Every model forecasts every series; metrics follow the M4 definitions
 (:mod:`jqforecast.backtest.metrics`). The weight backtests (per series, and the pooled
-Bayesian fits per origin) and the forecasting, in chunks of series, run in parallel processes
-(``backend="local"``) or on a Dask cluster (``backend="dask"``) through the same ``map``.
+Bayesian fits per origin) and the forecasting of every model, baselines included, in chunks
+of series, run in parallel processes (``backend="local"``) or on a Dask cluster
+(``backend="dask"``) through the same ``map``. Each chunk comes back as summaries (quantiles,
+CRPS, event probabilities), never as draws, so the coordinating process's memory does not
+grow with the number of series (M4 Yearly's 23 000 or more).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pandas as pd
 from jqforecast._io import write_csv, write_json
 from jqforecast.backtest import metrics as M
 from jqforecast.backtest.data import read_pair, series_kind
+from jqforecast.backtest.scores import crps_sample
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import (
     MULTI_CHUNK,
@@ -58,6 +62,10 @@ UNCALIBRATED = "jqforecast_uncalibrated"  # the ensemble before quantile recalib
 BAYES_CHUNK = MULTI_CHUNK
 BAYES_POINTS = 15
 LEVELS = (80, 95)
+INTERVAL_COLUMNS = ("lo-80", "hi-80", "lo-95", "hi-95")
+# A worker holds a task's draws (series × draws × horizon per model) until it has reduced
+# them (jq_forecasts): ≤ 100 series keep that near 150 MB at 4 000 draws, whatever the data.
+TASK_SERIES = 100
 
 
 @dataclass
@@ -74,6 +82,11 @@ class Task:
     bayes: bool = False  # fit the pooled Bayesian member (and mix it into "jqforecast")
     members: tuple[str, ...] = JQ_MEMBERS  # the statistical members of "jqforecast"
     combine: Combine = COMBINE  # how "jqforecast" combines its members
+    # For scoring in the worker (never seen by a model): the test values, the step the
+    # events are about, and the ensemble's recalibration learned with its weights.
+    outcomes: list[np.ndarray] | None = None
+    event_h: int = M.EVENT_H
+    calibration: PITCalibration | None = None
 
 
 def _series_data(uid: str, y: np.ndarray, kind: Kind | None = None) -> SeriesData:
@@ -191,11 +204,99 @@ def jq_samples(
     return {k: np.stack(v) for k, v in out.items()}, seconds, diagnostics, fallbacks
 
 
-def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
-    """statsforecast baselines: mean and 80/95% intervals per model; and their fit times."""
+def jq_forecasts(
+    task: Task,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float], list[dict], dict[str, int]]:
+    """:func:`jq_samples` for a chunk, reduced in the worker to what :func:`score` needs
+    (:func:`summarise`), so that no process ever holds every series' draws: on M4 Yearly's
+    23 000 series the draws of one model alone would take 4.4 GB (4 000 draws × 6 years).
+
+    The ensemble's recalibration (``task.calibration``) is applied here, as
+    :func:`~jqforecast.forecast` applies it; the raw mixture is kept as
+    :data:`UNCALIBRATED`, so the effect of recalibration is measured, not assumed.
+    Returns summaries per model, fit times, Bayesian diagnostics and fallback counts.
+    """
+    samples, seconds, diagnostics, fallbacks = jq_samples(task)
+    calibration = task.calibration
+    if "jqforecast" in samples and calibration is not None and not calibration.is_identity:
+        raw = samples["jqforecast"]
+        samples[UNCALIBRATED] = raw
+        seconds[UNCALIBRATED] = seconds["jqforecast"]
+        moved = calibration.apply(np.moveaxis(raw, 1, 0), range(1, task.horizon + 1))
+        samples["jqforecast"] = np.moveaxis(moved, 0, 1)
+    outcomes = np.stack(task.outcomes) if task.outcomes is not None else None
+    last = np.array([h[-1] for h in task.histories])
+    summaries = {m: summarise(s, outcomes, last, task.event_h) for m, s in samples.items()}
+    return summaries, seconds, diagnostics, fallbacks
+
+
+def summarise(
+    samples: np.ndarray,
+    outcomes: np.ndarray | None,
+    last: np.ndarray,
+    event_h: int = M.EVENT_H,
+) -> dict[str, np.ndarray]:
+    """Per-series summaries of sample paths ``(series, draws, horizon)``: the point forecast
+    (``"mean"``, the sample median), the 80 % and 95 % bounds, each series' CRPS per step
+    against ``outcomes (series, horizon)`` (``"crps"``, on the data scale; omitted without
+    outcomes) and the event probabilities about step ``event_h`` given the last observed
+    values (``"p_ge_m10"`` …).
+
+    Examples
+    --------
+    >>> s = np.arange(1.0, 6.0)[None, :, None]  # one series, draws 1..5, one step
+    >>> f = summarise(s, np.array([[3.0]]), np.array([3.0]), event_h=1)
+    >>> float(f["mean"][0, 0]), float(f["p_ge_0"][0]), round(float(f["crps"][0, 0]), 3)
+    (3.0, 0.6, 0.4)
+
+    (CRPS = E|X − 3| − ½ E|X − X'| = 6/5 − ½ · 40/25.)
+    """
+    q = np.quantile(samples, [0.1, 0.9, 0.025, 0.975, 0.5], axis=1)
+    # The point forecast of a sample model is its median: back-transformed from logs the mean
+    # is pulled up by the right tail, which absolute-error metrics punish.
+    out = {"mean": q[4], "lo-80": q[0], "hi-80": q[1], "lo-95": q[2], "hi-95": q[3]}
+    if outcomes is not None:
+        out["crps"] = crps_sample(np.moveaxis(samples, 1, 2), outcomes)
+    return out | M.event_probabilities_samples(samples[:, :, event_h - 1], last)
+
+
+def baseline_forecasts(
+    ids: Sequence[str],
+    histories: Sequence[np.ndarray],
+    horizon: int,
+    jobs: int,
+    mapper: Mapper = map,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    """statsforecast baselines: mean and 80/95 % intervals per model, arrays (series,
+    horizon) in the order of ``ids``; and each model's time, its fitting and forecasting
+    seconds summed over chunks ÷ ``jobs``, as the jqforecast members are timed.
+
+    The series go to ``mapper`` in chunks (:func:`_chunks`), so the baselines run where
+    jqforecast's models run, processes or a Dask cluster; a statsforecast fit is per series,
+    so the chunking does not change a forecast.
+    """
+    parts = _chunks(len(ids), jobs)
+    chunks = [([ids[i] for i in p], [histories[i] for i in p], horizon) for p in parts]
+    results = list(mapper(_baseline_chunk, chunks))
+    out = {
+        name: {k: np.concatenate([r[0][name][k] for r in results]) for k in results[0][0][name]}
+        for name in results[0][0]
+    }
+    seconds = {name: sum(r[1][name] for r in results) / jobs for name in out}
+    # Naive2 = naive forecast of the seasonally adjusted series; yearly data have no season.
+    out["Naive2"], seconds["Naive2"] = out["Naive"], seconds["Naive"]
+    return out, seconds
+
+
+def _baseline_chunk(
+    chunk: tuple[list[str], list[np.ndarray], int],
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    """Each statsforecast baseline on one chunk of series, fitted and timed on its own
+    (single process: the chunks are the parallelism)."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, RandomWalkWithDrift
 
+    ids, histories, horizon = chunk
     df = pd.DataFrame(
         {
             "unique_id": np.repeat(ids, [len(h) for h in histories]),
@@ -215,7 +316,7 @@ def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sf = StatsForecast(models=[model], freq=1, n_jobs=jobs, fallback_model=Naive())
+            sf = StatsForecast(models=[model], freq=1, n_jobs=1, fallback_model=Naive())
             fc = sf.forecast(df=df, h=horizon, level=list(LEVELS))
         seconds[name] = time.perf_counter() - t0
         fc = fc.set_index("unique_id").loc[ids]
@@ -225,8 +326,6 @@ def baseline_forecasts(ids, histories, horizon, jobs: int) -> tuple[dict, dict]:
             res[f"lo-{lv}"] = fc[f"{col}-lo-{lv}"].to_numpy().reshape(len(ids), horizon)
             res[f"hi-{lv}"] = fc[f"{col}-hi-{lv}"].to_numpy().reshape(len(ids), horizon)
         out[name] = res
-    # Naive2 = naive forecast of the seasonally adjusted series; yearly data have no season.
-    out["Naive2"], seconds["Naive2"] = out["Naive"], seconds["Naive"]
     return out, seconds
 
 
@@ -242,87 +341,79 @@ def _same_as_naive(forecasts: dict[str, dict]) -> dict[str, int]:
     }
 
 
-def _summaries_from_samples(samples: np.ndarray) -> dict[str, np.ndarray]:
-    q = np.quantile(samples, [0.1, 0.9, 0.025, 0.975, 0.5], axis=1)
-    # The point forecast of a sample model is its median: back-transformed from logs the mean
-    # is pulled up by the right tail, which absolute-error metrics punish.
-    return {
-        "mean": q[4],
-        "lo-80": q[0],
-        "hi-80": q[1],
-        "lo-95": q[2],
-        "hi-95": q[3],
-    }
-
-
 def score(
     ids,
     histories,
     outcomes,
     fc: dict[str, dict],
-    samples: dict[str, np.ndarray],
     event_h: int = M.EVENT_H,
 ):
-    """Metrics per model, the forecasts table and reliability tables; the events are about
-    the value ``event_h`` years ahead (two, or one if the horizon is one year)."""
+    """Metrics per model, the forecasts table and reliability tables.
+
+    ``fc`` holds per model the point forecast (``"mean"``) and 80/95 % bounds, arrays
+    (series, horizon); a sample model's entry (:func:`summarise`) also carries its CRPS per
+    series and step and its event probabilities, while a Gaussian-interval baseline's are
+    derived here from its mean and 95 % interval. The events are about the value
+    ``event_h`` years ahead (two, or one if the horizon is one year).
+    """
     y = np.stack(outcomes)
     scale = M.mase_scale(histories)
     last = np.array([h[-1] for h in histories])
-    rows, table, reliab = {}, [], {}
+    outcome_ev = {
+        k: (y[:, event_h - 1] >= last * (1 + g)).astype(float)
+        for k, g in M.EVENT_THRESHOLDS.items()
+    }
+    o_all = np.concatenate([outcome_ev[k] for k in M.EVENT_THRESHOLDS])
+    rows, tables, reliab = {}, [], {}
     for name, f in fc.items():
         point = f["mean"]
-        if name in samples:
-            s = samples[name]
-            crps = np.mean(
-                [
-                    np.mean([_crps(s[i, :, j], y[i, j]) for j in range(y.shape[1])]) / scale[i]
-                    for i in range(len(ids))
-                ]
-            )
-            probs = M.event_probabilities_samples(s[:, :, event_h - 1], last)
+        if "crps" in f:
+            crps = float(np.mean(f["crps"].mean(axis=1) / scale))
+            probs = {k: f[k] for k in M.EVENT_THRESHOLDS}
         else:
             sd = M.gaussian_from_interval(point, f["lo-95"], f["hi-95"], 95)
             crps = float(np.mean(M.crps_normal(y, point, sd).mean(axis=1) / scale))
             probs = M.event_probabilities_gaussian(point[:, event_h - 1], sd[:, event_h - 1], last)
-        outcome_ev = {
-            k: (y[:, event_h - 1] >= last * (1 + g)).astype(float)
-            for k, g in M.EVENT_THRESHOLDS.items()
-        }
-        p_all = np.concatenate([probs[k] for k in M.EVENT_THRESHOLDS])
-        o_all = np.concatenate([outcome_ev[k] for k in M.EVENT_THRESHOLDS])
+        briers = {k: M.brier(probs[k], outcome_ev[k]) for k in M.EVENT_THRESHOLDS}
         rows[name] = {
             "smape": float(M.smape(y, point).mean()),
             "mase": float(M.mase(y, point, scale).mean()),
-            "crps_scaled": float(crps),
+            "crps_scaled": crps,
             "coverage_80": M.coverage(y, f["lo-80"], f["hi-80"]),
             "coverage_95": M.coverage(y, f["lo-95"], f["hi-95"]),
             "msis_95": float(M.msis(y, f["lo-95"], f["hi-95"], scale).mean()),
-            "brier": {k: M.brier(probs[k], outcome_ev[k]) for k in M.EVENT_THRESHOLDS},
-            "brier_mean": float(
-                np.mean([M.brier(probs[k], outcome_ev[k]) for k in M.EVENT_THRESHOLDS])
-            ),
+            "brier": briers,
+            "brier_mean": float(np.mean(list(briers.values()))),
             "log_score_mean": float(
                 np.mean([M.log_score(probs[k], outcome_ev[k]) for k in M.EVENT_THRESHOLDS])
             ),
         }
+        p_all = np.concatenate([probs[k] for k in M.EVENT_THRESHOLDS])
         reliab[name] = M.reliability_table(p_all, o_all)
-        for i, uid in enumerate(ids):
-            for h in range(y.shape[1]):
-                rec = {"unique_id": uid, "model": name, "h": h + 1, "mean": point[i, h]}
-                rec |= {c: f[c][i, h] for c in ("lo-80", "hi-80", "lo-95", "hi-95")}
-                if h + 1 == event_h:
-                    rec |= {k: probs[k][i] for k in M.EVENT_THRESHOLDS}
-                table.append(rec)
+        tables.append(_forecast_rows(ids, name, f, probs, event_h))
     base = rows["Naive2"]
     for r in rows.values():
         r["owa"] = M.owa(r["smape"], r["mase"], base["smape"], base["mase"])
-    return rows, pd.DataFrame(table), reliab
+    return rows, pd.concat(tables, ignore_index=True), reliab
 
 
-def _crps(samples: np.ndarray, y: float) -> float:
-    from jqforecast.backtest.scores import crps_sample
-
-    return float(crps_sample(samples, y))
+def _forecast_rows(ids, name: str, f: dict, probs: dict, event_h: int) -> pd.DataFrame:
+    """``forecasts.csv`` rows of one model: a row per series and step, series by series;
+    the event probabilities on the rows of step ``event_h``."""
+    n, horizon = f["mean"].shape
+    table = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.asarray(ids, dtype=object), horizon),
+            "model": name,
+            "h": np.tile(np.arange(1, horizon + 1), n),
+        }
+        | {c: np.asarray(f[c], dtype=float).ravel() for c in ("mean", *INTERVAL_COLUMNS)}
+    )
+    at_event = table["h"].to_numpy() == event_h
+    for k in M.EVENT_THRESHOLDS:
+        table[k] = np.nan
+        table.loc[at_event, k] = probs[k]
+    return table
 
 
 @contextmanager
@@ -348,18 +439,33 @@ def _mapper(backend: str, jobs: int, client=None) -> Iterator[Mapper]:
             yield pool.map
 
 
+def _chunks(n: int, jobs: int) -> list[np.ndarray]:
+    """``range(n)`` in order, in about four chunks a worker of at most :data:`TASK_SERIES`.
+
+    Examples
+    --------
+    >>> [len(c) for c in _chunks(645, 2)]
+    [81, 81, 81, 81, 81, 80, 80, 80]
+    >>> len(_chunks(23_000, 2))  # M4 Yearly: chunks of at most 100
+    230
+    >>> [len(c) for c in _chunks(10, 2)]  # four a worker, however small
+    [2, 2, 1, 1, 1, 1, 1, 1]
+    """
+    return np.array_split(np.arange(n), min(n, max(4 * jobs, -(-n // TASK_SERIES))))
+
+
 def _partition(histories: Sequence[np.ndarray], bayes: bool, jobs: int) -> list[np.ndarray]:
     """Indices of the series of each forecasting task.
 
     With the Bayesian member each task is one pooled fit: the positive series, in file
     order, in near-equal chunks of at most :data:`BAYES_CHUNK` (so the fits, and every
     number, are the same whatever the number of workers), and the other series in tasks of
-    their own. Without it, about four tasks a worker (the single-series members' draws are
-    keyed by series, so the split does not change them either).
+    their own. Without it, about four tasks a worker, of at most :data:`TASK_SERIES` series
+    (the single-series members' draws are keyed by series, so the split does not change
+    them either).
     """
-    n = len(histories)
     if not bayes:
-        return np.array_split(np.arange(n), min(n, 4 * jobs))
+        return _chunks(len(histories), jobs)
     positive = np.array([series_kind(y) is Kind.LEVEL for y in histories])
     parts = []
     for idx in (np.flatnonzero(positive), np.flatnonzero(~positive)):
@@ -465,6 +571,8 @@ def run_benchmark(
                 combine=combine,
             )
         weight_seconds = time.perf_counter() - t0
+        calibration = PITCalibration.from_dict(weight_info.pop("calibration", None))
+        event_h = min(M.EVENT_H, horizon)
 
         parts = _partition(histories, use_bayes, jobs)
         tasks = [
@@ -479,34 +587,29 @@ def run_benchmark(
                 use_bayes,
                 members,
                 combine,
+                [outcomes[i] for i in part],
+                event_h,
+                calibration,
             )
             for part in parts
         ]
         t0 = time.perf_counter()
-        results = list(mapper(jq_samples, tasks))
+        # each worker returns summaries, not draws (jq_forecasts): memory stays per chunk
+        results = list(mapper(jq_forecasts, tasks))
         wall_jq = time.perf_counter() - t0
+        base_fc, base_seconds = baseline_forecasts(ids, histories, horizon, jobs, mapper)
     back = np.argsort(np.concatenate(parts))  # tasks' series order → file order
-    samples = {m: np.concatenate([r[0][m] for r in results])[back] for m in jq_models}
-    cpu_seconds = {m: sum(r[1][m] for r in results) for m in jq_models}
-    calibration = PITCalibration.from_dict(weight_info.pop("calibration", None))
-    if "jqforecast" in samples and not calibration.is_identity:
-        # as forecast() does: the quantile map learned with the weights; the raw mixture
-        # stays in the table so the effect of recalibration is measured, not assumed
-        raw = samples["jqforecast"]
-        samples[UNCALIBRATED] = raw
-        cpu_seconds[UNCALIBRATED] = cpu_seconds["jqforecast"]
-        moved = calibration.apply(np.moveaxis(raw, 1, 0), range(1, horizon + 1))
-        samples["jqforecast"] = np.moveaxis(moved, 0, 1)
+    summaries = {
+        m: {k: np.concatenate([r[0][m][k] for r in results])[back] for k in results[0][0][m]}
+        for m in results[0][0]
+    }
+    cpu_seconds = {m: sum(r[1][m] for r in results) for m in summaries}
     fits = [d for r in results for d in r[2]]
-    fallbacks = {m: sum(r[3][m] for r in results) for m in jq_models}
+    fallbacks = {m: sum(r[3].get(m, 0) for r in results) for m in summaries}
 
-    base_fc, base_seconds = baseline_forecasts(ids, histories, horizon, jobs)
-    fc = dict(base_fc)
-    for m in samples:
-        fc[m] = _summaries_from_samples(samples[m])
+    fc = dict(base_fc) | summaries
     fallbacks |= _same_as_naive(base_fc)
-    event_h = min(M.EVENT_H, horizon)
-    rows, table, reliab = score(ids, histories, outcomes, fc, samples, event_h)
+    rows, table, reliab = score(ids, histories, outcomes, fc, event_h)
 
     ets_time = base_seconds["AutoETS"]
     for name, r in rows.items():

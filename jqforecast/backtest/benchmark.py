@@ -278,14 +278,17 @@ def baseline_forecasts(
     parts = _chunks(len(ids), jobs)
     chunks = [([ids[i] for i in p], [histories[i] for i in p], horizon) for p in parts]
     results = list(mapper(_baseline_chunk, chunks))
-    out = {
-        name: {k: np.concatenate([r[0][name][k] for r in results]) for k in results[0][0][name]}
-        for name in results[0][0]
-    }
+    out = _joined([r[0] for r in results])
     seconds = {name: sum(r[1][name] for r in results) / jobs for name in out}
     # Naive2 = naive forecast of the seasonally adjusted series; yearly data have no season.
     out["Naive2"], seconds["Naive2"] = out["Naive"], seconds["Naive"]
     return out, seconds
+
+
+def _joined(chunks: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per model and quantity, the chunks' arrays joined along the series axis, in order."""
+    first = chunks[0]
+    return {m: {k: np.concatenate([c[m][k] for c in chunks]) for k in first[m]} for m in first}
 
 
 def _baseline_chunk(
@@ -600,8 +603,7 @@ def run_benchmark(
         base_fc, base_seconds = baseline_forecasts(ids, histories, horizon, jobs, mapper)
     back = np.argsort(np.concatenate(parts))  # tasks' series order → file order
     summaries = {
-        m: {k: np.concatenate([r[0][m][k] for r in results])[back] for k in results[0][0][m]}
-        for m in results[0][0]
+        m: {k: v[back] for k, v in f.items()} for m, f in _joined([r[0] for r in results]).items()
     }
     cpu_seconds = {m: sum(r[1][m] for r in results) for m in summaries}
     fits = [d for r in results for d in r[2]]

@@ -373,4 +373,10 @@ def benchmark_command(
         raise typer.Exit(EXIT_DATA) from None
     out.print(format_table(result), markup=False, highlight=False)
     out.print(f"{result['series']} series; weights {result['weights']}")
+    out.print(
+        f"time: {result['total_seconds'] / 60:.1f} min in all, "
+        f"{result['seconds_per_series']:.3f} s a series (weight learning "
+        f"{result['weight_learning_seconds']:.0f} s, jqforecast models "
+        f"{result['jq_wall_seconds']:.0f} s, baselines {result['baselines_wall_seconds']:.0f} s)"
+    )
     out.print(f"wrote {out_dir}/metrics.json, forecasts.csv, reliability.csv, reliability.png")

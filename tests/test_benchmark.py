@@ -281,6 +281,11 @@ def test_harness_end_to_end_on_a_slice(tmp_path):
     assert "bayes_growth" in models and "bayes_growth" in metrics["weights"]
     assert metrics["bayes_fits"]["chunks"] >= 1 and metrics["bayes_fits"]["points"] == 15
     assert models["Naive2"]["owa"] == pytest.approx(1.0)
+    # time in all and per series (issue #5), and its parts, which it contains
+    parts = ("weight_learning_seconds", "jq_wall_seconds", "baselines_wall_seconds")
+    assert metrics["total_seconds"] >= sum(metrics[k] for k in parts) > 0
+    assert metrics["seconds_per_series"] == pytest.approx(metrics["total_seconds"] / 6)
+    assert "s a series" in result.output
     # 10 points leave no origin with 6 years to score for a member needing 7 (ets): the
     # backtests score steps 1-3 only, and the run records that the later steps are not
     assert metrics["weights_info"]["steps_not_backtested"] == [4, 5, 6]

@@ -11,7 +11,8 @@ M4 here, the script makes a larger set from M3 yearly: ``copies`` copies of ever
 copy k multiplied by 1 + k/100 (different numbers, the same shapes), written to a temporary
 directory, and runs the benchmark on it in a child process. Reported per size: series,
 wall seconds, the peak resident memory of the coordinating process
-(``getrusage(RUSAGE_SELF)``) and of its largest worker (``RUSAGE_CHILDREN``), and the
+(``getrusage(RUSAGE_SELF)``) and of its largest worker (``RUSAGE_CHILDREN``), the
+benchmark's own split of its time (weight learning, jqforecast models, baselines), and the
 ensemble's OWA (the copies are forecast like the originals, so it should hardly move).
 Prints a table and writes JSON (atomically).
 """
@@ -82,6 +83,11 @@ def measure(copies: int, extra: list[str], workdir: Path) -> dict:
         "wall_seconds": round(seconds, 1),
         **{k: round(v, 1) for k, v in json.loads(lines[-1][7:]).items()},
         "owa_jqforecast": metrics["models"].get("jqforecast", {}).get("owa"),
+        "parts_seconds": {
+            k: round(metrics[k], 1)
+            for k in ("weight_learning_seconds", "jq_wall_seconds", "baselines_wall_seconds")
+        },
+        "benchmark_seconds": round(metrics["total_seconds"], 1),
     }
 
 
@@ -100,7 +106,7 @@ def main() -> None:
             print(
                 f"{r['series']:>7} series  {r['wall_seconds']:>7.1f} s  driver "
                 f"{r['driver_mib']:>8.1f} MiB  largest worker {r['largest_worker_mib']:>8.1f} MiB"
-                f"  OWA {r['owa_jqforecast']}",
+                f"  OWA {r['owa_jqforecast']}  {r['parts_seconds']}",
                 flush=True,
             )
     write_json(Path(args.out), {"machine": machine(), "options": extra, "runs": rows})

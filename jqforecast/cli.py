@@ -337,7 +337,9 @@ def benchmark_command(
     """Backtest jqforecast against Naive, Naive2, RWD, AutoETS, AutoTheta, AutoARIMA.
 
     Writes metrics.json, forecasts.csv, reliability.csv and reliability.png to --out and prints
-    the metrics table (sMAPE, MASE, OWA, scaled CRPS, coverage, MSIS, Brier, log score, time).
+    the metrics table (sMAPE, MASE, OWA, scaled CRPS, coverage, MSIS, Brier, log score, time)
+    and the time in all and per series. Every model, baselines included, runs on the --jobs
+    workers or the Dask cluster, in chunks of series that come back as summaries.
     """
     from jqforecast.backtest.benchmark import WEIGHTS_FROM, format_table, run_benchmark
 

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -84,9 +84,9 @@ class Task:
     combine: Combine = COMBINE  # how "jqforecast" combines its members
     # For scoring in the worker (never seen by a model): the test values, the step the
     # events are about, and the ensemble's recalibration learned with its weights.
-    outcomes: list[np.ndarray] | None = None
+    outcomes: list[np.ndarray] = field(default_factory=list)
     event_h: int = M.EVENT_H
-    calibration: PITCalibration | None = None
+    calibration: PITCalibration = field(default_factory=PITCalibration)
 
 
 def _series_data(uid: str, y: np.ndarray, kind: Kind | None = None) -> SeriesData:
@@ -217,14 +217,13 @@ def jq_forecasts(
     Returns summaries per model, fit times, Bayesian diagnostics and fallback counts.
     """
     samples, seconds, diagnostics, fallbacks = jq_samples(task)
-    calibration = task.calibration
-    if "jqforecast" in samples and calibration is not None and not calibration.is_identity:
+    if "jqforecast" in samples and not task.calibration.is_identity:
         raw = samples["jqforecast"]
         samples[UNCALIBRATED] = raw
         seconds[UNCALIBRATED] = seconds["jqforecast"]
-        moved = calibration.apply(np.moveaxis(raw, 1, 0), range(1, task.horizon + 1))
+        moved = task.calibration.apply(np.moveaxis(raw, 1, 0), range(1, task.horizon + 1))
         samples["jqforecast"] = np.moveaxis(moved, 0, 1)
-    outcomes = np.stack(task.outcomes) if task.outcomes is not None else None
+    outcomes = np.stack(task.outcomes)
     last = np.array([h[-1] for h in task.histories])
     summaries = {m: summarise(s, outcomes, last, task.event_h) for m, s in samples.items()}
     return summaries, seconds, diagnostics, fallbacks
@@ -232,15 +231,14 @@ def jq_forecasts(
 
 def summarise(
     samples: np.ndarray,
-    outcomes: np.ndarray | None,
+    outcomes: np.ndarray,
     last: np.ndarray,
     event_h: int = M.EVENT_H,
 ) -> dict[str, np.ndarray]:
     """Per-series summaries of sample paths ``(series, draws, horizon)``: the point forecast
     (``"mean"``, the sample median), the 80 % and 95 % bounds, each series' CRPS per step
-    against ``outcomes (series, horizon)`` (``"crps"``, on the data scale; omitted without
-    outcomes) and the event probabilities about step ``event_h`` given the last observed
-    values (``"p_ge_m10"`` …).
+    against ``outcomes (series, horizon)`` (``"crps"``, on the data scale) and the event
+    probabilities about step ``event_h`` given the last observed values (``"p_ge_m10"`` …).
 
     Examples
     --------
@@ -255,8 +253,7 @@ def summarise(
     # The point forecast of a sample model is its median: back-transformed from logs the mean
     # is pulled up by the right tail, which absolute-error metrics punish.
     out = {"mean": q[4], "lo-80": q[0], "hi-80": q[1], "lo-95": q[2], "hi-95": q[3]}
-    if outcomes is not None:
-        out["crps"] = crps_sample(np.moveaxis(samples, 1, 2), outcomes)
+    out["crps"] = crps_sample(np.moveaxis(samples, 1, 2), outcomes)
     return out | M.event_probabilities_samples(samples[:, :, event_h - 1], last)
 
 
@@ -268,8 +265,8 @@ def baseline_forecasts(
     mapper: Mapper = map,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
     """statsforecast baselines: mean and 80/95 % intervals per model, arrays (series,
-    horizon) in the order of ``ids``; and each model's time, its fitting and forecasting
-    seconds summed over chunks ÷ ``jobs``, as the jqforecast members are timed.
+    horizon) in the order of ``ids``; and each model's fitting and forecasting seconds
+    inside the workers, summed over chunks (``jobs`` sets the number of chunks).
 
     The series go to ``mapper`` in chunks (:func:`_chunks`), so the baselines run where
     jqforecast's models run, processes or a Dask cluster; a statsforecast fit is per series,
@@ -279,7 +276,7 @@ def baseline_forecasts(
     chunks = [([ids[i] for i in p], [histories[i] for i in p], horizon) for p in parts]
     results = list(mapper(_baseline_chunk, chunks))
     out = _joined([r[0] for r in results])
-    seconds = {name: sum(r[1][name] for r in results) / jobs for name in out}
+    seconds = {name: sum(r[1][name] for r in results) for name in out}
     # Naive2 = naive forecast of the seasonally adjusted series; yearly data have no season.
     out["Naive2"], seconds["Naive2"] = out["Naive"], seconds["Naive"]
     return out, seconds
@@ -616,11 +613,11 @@ def run_benchmark(
     fallbacks |= _same_as_naive(base_fc)
     rows, table, reliab = score(ids, histories, outcomes, fc, event_h)
 
-    ets_time = base_seconds["AutoETS"]
+    # every model timed alike: its seconds inside the workers ÷ workers
+    worker_seconds = base_seconds | cpu_seconds
     for name, r in rows.items():
-        secs = base_seconds.get(name, cpu_seconds.get(name, np.nan) / max(jobs, 1))
-        r["seconds"] = float(secs)
-        r["time_vs_autoets"] = float(secs / ets_time)
+        r["seconds"] = float(worker_seconds.get(name, np.nan) / max(jobs, 1))
+        r["time_vs_autoets"] = float(worker_seconds.get(name, np.nan) / base_seconds["AutoETS"])
         r["fallback_series"] = int(fallbacks.get(name, 0))
     total = time.perf_counter() - started
     result = {

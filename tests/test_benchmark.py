@@ -119,6 +119,29 @@ def test_baselines_in_chunks_are_the_baselines_on_all_series_at_once():
     assert all(s > 0 for s in seconds.values())
 
 
+def test_recalibration_is_applied_in_the_worker_and_timed_as_part_of_the_forecast():
+    """A non-identity recalibration (PITs bunched at ½: intervals too wide) narrows the
+    ``jqforecast`` intervals against the raw mixture kept beside it, and its time counts in
+    ``jqforecast``'s seconds (it is part of the forecast the user gets)."""
+    from jqforecast.backtest.benchmark import UNCALIBRATED, Task, jq_forecasts
+    from jqforecast.models.calibration import PITCalibration
+
+    rng = np.random.default_rng(0)
+    histories = [100 * np.exp(np.cumsum(rng.normal(0.05, 0.1, 12))) for _ in range(3)]
+    outcomes = [h[-1] * np.exp(np.cumsum(rng.normal(0.05, 0.1, 4))) for h in histories]
+    pits = np.clip(0.5 + 0.1 * rng.standard_normal(600), 0, 1)
+    calibration = PITCalibration.fit(pits, np.repeat([1, 2, 3, 4], 150))
+    assert not calibration.is_identity
+    task = Task(
+        ["a", "b", "c"], histories, 4, ["jqforecast"], {"rw_drift": 1.0}, 2000, 0,
+        False, ("rw_drift",), "mixture", outcomes, 2, calibration,
+    )  # fmt: skip
+    summaries, seconds, _, _ = jq_forecasts(task)
+    raw, moved = summaries[UNCALIBRATED], summaries["jqforecast"]
+    assert ((moved["hi-80"] - moved["lo-80"]) < 0.8 * (raw["hi-80"] - raw["lo-80"])).all()
+    assert seconds["jqforecast"] > seconds[UNCALIBRATED] > 0
+
+
 def _slice(tmp_path, n=6):
     train = pd.read_csv(M3 / "m3_yearly_train.csv")
     test = pd.read_csv(M3 / "m3_yearly_test.csv")

@@ -14,6 +14,7 @@ from jqforecast.models.calibration import (
     PITCalibration,
     mixture_pit,
     remap_levels,
+    stable_order,
 )
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
@@ -38,6 +39,33 @@ def test_any_map_keeps_every_draws_rank_and_the_sample_range(x, raw):
         order = np.argsort(a, kind="stable")
         assert (np.diff(b[order]) >= -1e-9 * (1 + abs(a).max())).all()  # ranks kept
         assert b.min() >= a.min() - 1e-9 and b.max() <= a.max() + 1e-9
+
+
+# few distinct values, so that most rows have ties; NaN, +0.0 and -0.0 among them
+tie_prone = st.sampled_from([-1.5, -0.0, 0.0, 0.25, 2.0, np.nan]) | finite
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrays(float, st.tuples(st.integers(1, 5), st.integers(1, 40)), elements=tie_prone))
+def test_stable_order_is_numpys_stable_sort(x):
+    """The quicksort-and-mend order equals NumPy's stable argsort, ties and NaN included,
+    and the sorted values are the stable sort's bit for bit (the sign of zeros too)."""
+    order, xs = stable_order(x)
+    expected = np.argsort(x, axis=-1, kind="stable")
+    np.testing.assert_array_equal(order, expected)
+    want = np.take_along_axis(x, expected, axis=-1)
+    np.testing.assert_array_equal(xs, want)
+    np.testing.assert_array_equal(np.signbit(xs), np.signbit(want))
+
+
+def test_remap_levels_of_tied_draws_follows_their_positions():
+    """Tied draws are ranked by position. By hand: levels τ = 0.1 … 0.9 move to Q(τ) =
+    0.3, 0.5, 0.7, 0.9, 1 (every level up 0.2), positions Q·5 − ½ = 1, 2, 3, 4, 4 (clipped)
+    in the sorted sample 1, 1, 1, 2, 3; the three tied 1s have ranks 0, 1, 2 in the order
+    they appear, so only the last of them moves, to 2."""
+    x = np.array([3.0, 1.0, 1.0, 1.0, 2.0])
+    y = remap_levels(x, np.clip(LEVELS + 0.2, 0, 1))
+    np.testing.assert_allclose(y, [3.0, 1.0, 1.0, 2.0, 3.0])
 
 
 def _calibrate(forecast_sd, bias=0.0, n=5000, shrink=0):

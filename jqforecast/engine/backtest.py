@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from jqforecast.engine.parallel import MULTI_CHUNK, Mapper, near_equal_chunks
+from jqforecast.engine.parallel import MULTI_CHUNK, Mapper, map_chunked, near_equal_chunks
 from jqforecast.engine.series import SeriesData, envelope, member_paths, stream
 from jqforecast.models.base import Model
 from jqforecast.models.bayes import fit_jointly
@@ -154,7 +154,8 @@ def backtest_cases(
         if multi
         else {}
     )
-    per_series = mapper(
+    per_series = map_chunked(
+        mapper,
         partial(
             _origin_paths,
             members=members,

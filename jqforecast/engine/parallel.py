@@ -3,11 +3,13 @@ per worker process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 import numpy as np
 
 MULTI_CHUNK = 50  # most series per pooled MCMC fit when fitting or backtesting many series
+MAP_CHUNK = 5  # series per job when map_chunked spreads per-series work
 
 
 def near_equal_chunks(idx: np.ndarray, size: int) -> list[np.ndarray]:
@@ -40,3 +42,25 @@ def one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def _each(fn: Callable, chunk: Sequence) -> list:
+    return [fn(item) for item in chunk]
+
+
+def map_chunked(mapper: Mapper, fn: Callable, items: Sequence, size: int = MAP_CHUNK) -> list:
+    """``list(mapper(fn, items))``, but each job of ``mapper`` applies ``fn`` to ``size``
+    consecutive items. (``ProcessPoolExecutor.map`` has a ``chunksize`` but Dask's and the
+    builtin ``map`` have none, so the chunking is done here for every :data:`Mapper`.)
+
+    Why: a job per series sent each series and its backtest paths through the pool's queue
+    on its own; measured on 100 M3 series on 2 cores, the weight backtests' wall time was
+    0.95 s per item against 0.78 s in jobs of 13 series, their serial time being 1.55 s.
+
+    Examples
+    --------
+    >>> map_chunked(map, abs, [-1, 2, -3], size=2)
+    [1, 2, 3]
+    """
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    return [out for done in mapper(partial(_each, fn), chunks) for out in done]

@@ -190,7 +190,7 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
 
 def _for_model(model: Model, history: pd.Series) -> pd.Series:
     """History as the model can take it: gaps interpolated on the unconstrained scale."""
-    if model.handles_gaps or history.notna().all():
+    if model.handles_gaps or not np.isnan(history.to_numpy()).any():
         return history
     return history.interpolate(method="index")
 
@@ -220,9 +220,11 @@ def member_paths(
         paths = transform.forward(paths)
     if transform.kind is Kind.REAL:
         return paths
-    last = history.dropna()
-    ahead = int(history.index[-1] - last.index[-1])
-    return envelope(paths, float(last.iloc[-1]), ahead + np.arange(1, horizon + 1))
+    # numpy, not ``history.dropna()``: this runs for every member at every backtest origin
+    # (pandas' copy was ~10 % of the weight backtests' time)
+    observed = np.flatnonzero(~np.isnan(history.to_numpy()))
+    ahead = int(history.index[-1] - history.index[observed[-1]])
+    return envelope(paths, float(history.iloc[observed[-1]]), ahead + np.arange(1, horizon + 1))
 
 
 def envelope(paths: np.ndarray, last: float, years_ahead: np.ndarray) -> np.ndarray:

@@ -205,23 +205,53 @@ def remap_levels(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Move each draw of every margin of ``x (draws, ...)`` from its level τ to the old
     distribution's quantile at ``Q(τ)`` (``q`` = Q on :data:`LEVELS`).
 
-    A draw of rank ``r`` (0-based, of n) sits at level ``τ = (r + ½)/n`` and quantile
-    position ``r``; level ``Q(τ)`` sits at position ``Q(τ)·n − ½`` (linear interpolation
-    between order statistics, clipped to the sample range). With the identity ``Q`` every draw
-    stays exactly where it is.
+    A draw of rank ``r`` (0-based, of n; ties ranked by position, as a stable sort does) sits
+    at level ``τ = (r + ½)/n`` and quantile position ``r``; level ``Q(τ)`` sits at position
+    ``Q(τ)·n − ½`` (linear interpolation between order statistics, clipped to the sample
+    range). With the identity ``Q`` every draw stays exactly where it is.
     """
     n = x.shape[0]
-    order = np.argsort(x, axis=0, kind="stable")
-    xs = np.take_along_axis(x, order, axis=0)
+    rows = np.ascontiguousarray(x.reshape(n, -1).T)  # a margin per row: sorted in place
+    order, xs = stable_order(rows)
     tau = (np.arange(n) + 0.5) / n
     pos = np.clip(np.interp(tau, LEVELS, q) * n - 0.5, 0, n - 1)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n - 1)
-    frac = (pos - lo).reshape((n,) + (1,) * (x.ndim - 1))
-    moved = xs[lo] * (1 - frac) + xs[hi] * frac
+    frac = pos - lo
+    moved = xs[:, lo] * (1 - frac) + xs[:, hi] * frac
     out = np.empty_like(moved)
-    np.put_along_axis(out, order, moved, axis=0)
-    return out
+    np.put_along_axis(out, order, moved, axis=1)
+    return out.T.reshape(x.shape)
+
+
+def stable_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.argsort(x, axis=-1, kind="stable")`` and ``x`` sorted along its last axis,
+    computed faster: NumPy's stable sort of floats (timsort) took 3× this (0.25 s against
+    0.08 s for 160 M3 series × 4 000 draws × 6 years, most of recalibrating them).
+    Quicksort leaves tied values (40 % of those margins have some: draws clipped to the
+    envelope) in an arbitrary order, so within each run of equal values the positions are
+    put back in increasing order by sorting unique integer keys (run number × n + position),
+    which any sort orders alike. The result is the stable sort's, on every platform.
+
+    Examples
+    --------
+    >>> x = np.array([[2.0, 1.0, 3.0], [1.0, 1.0, 1.0]])  # second row: all tied
+    >>> stable_order(x)[0].tolist()
+    [[1, 0, 2], [0, 1, 2]]
+    """
+    n = x.shape[-1]
+    flat = x.reshape(-1, n)
+    order = np.argsort(flat, axis=1)
+    xs = np.take_along_axis(flat, order, axis=1)
+    same = (xs[:, 1:] == xs[:, :-1]) | (np.isnan(xs[:, 1:]) & np.isnan(xs[:, :-1]))  # NaN last
+    tied = np.flatnonzero(same.any(axis=1))
+    if len(tied):
+        run = np.zeros((len(tied), n), dtype=np.int64)
+        np.cumsum(~same[tied], axis=1, out=run[:, 1:])
+        within = np.argsort(run * n + order[tied], axis=1)
+        order[tied] = np.take_along_axis(order[tied], within, axis=1)
+        xs[tied] = np.take_along_axis(flat[tied], order[tied], axis=1)
+    return order.reshape(x.shape), xs.reshape(x.shape)
 
 
 def mixture_pit(samples: np.ndarray, weights: np.ndarray, outcome: float) -> float:

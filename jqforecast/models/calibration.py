@@ -236,9 +236,10 @@ def stable_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.argsort(x, axis=-1, kind="stable")`` and ``x`` sorted along its last axis,
     computed faster: on the ensemble's draws of 160 M3 series (4 000 draws, 6 years) 0.12 s
     against 0.20 s for NumPy's stable sort of floats (timsort), which was most of the time
-    recalibrating them took. Quicksort leaves tied values (40 % of those margins have some: draws clipped to the
-    envelope) in an arbitrary order, so within each run of equal values the positions are
-    put back in increasing order by sorting unique integer keys (run number × n + position),
+    recalibrating them took. Quicksort leaves tied values (40 % of those margins have some:
+    draws clipped to the envelope) in an arbitrary order, so within each run of equal values
+    the positions are put back in increasing order by sorting unique integer keys (run
+    number × n + position),
     which any sort orders alike. The result is the stable sort's, on every platform.
 
     Examples

@@ -239,8 +239,8 @@ def stable_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     recalibrating them took. Quicksort leaves tied values (40 % of those margins have some:
     draws clipped to the envelope) in an arbitrary order, so within each run of equal values
     the positions are put back in increasing order by sorting unique integer keys (run
-    number × n + position),
-    which any sort orders alike. The result is the stable sort's, on every platform.
+    number × n + position), which any sort orders alike. The result is the stable sort's,
+    on every platform.
 
     Examples
     --------

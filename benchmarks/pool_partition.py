@@ -8,7 +8,7 @@ Usage::
         [--seed 0] [--out benchmarks/out/pool_partition.json]
 
 The benchmark fits the pooled Bayesian growth member to chunks of at most
-:data:`~jqforecast.backtest.benchmark.BAYES_CHUNK` series. To choose that size (and the order
+:data:`~jqforecast.backtest.jq_models.BAYES_CHUNK` series. To choose that size (and the order
 series are chunked in) without looking at the test years, this holds out each series' last
 ``--holdout`` *training* values, fits the member to the rest in near-equal chunks of at most
 ``--chunk`` series, taken in file order, in file order shifted by half a chunk, sorted by
@@ -34,12 +34,14 @@ import pandas as pd
 from _common import machine
 
 from jqforecast._io import write_json
-from jqforecast.backtest import benchmark as B
-from jqforecast.engine import one_blas_thread
+from jqforecast.backtest import jq_models as J
+from jqforecast.backtest.baselines import baseline_forecasts
+from jqforecast.backtest.scoreboard import score
+from jqforecast.engine import near_equal_chunks, one_blas_thread
 
 
 def _order(histories: list[np.ndarray], how: str, chunk: int) -> np.ndarray:
-    growth = [np.diff(np.log(h[-B.BAYES_POINTS :])) for h in histories]
+    growth = [np.diff(np.log(h[-J.BAYES_POINTS :])) for h in histories]
     if how == "file":
         return np.arange(len(histories))
     if how == "shifted":
@@ -50,7 +52,7 @@ def _order(histories: list[np.ndarray], how: str, chunk: int) -> np.ndarray:
 
 def _fit(idx: np.ndarray, ids, histories, horizon, draws, seed, settings) -> dict[str, np.ndarray]:
     warnings.simplefilter("ignore")
-    out, diagnostics = B.bayes_samples(  # one pooled fit: the caller makes the partition
+    out, diagnostics = J.bayes_samples(  # one pooled fit: the caller makes the partition
         [ids[i] for i in idx],
         [histories[i] for i in idx],
         horizon,
@@ -91,7 +93,7 @@ def main() -> None:
             ids.append(uid)
             histories.append(y[: -args.holdout])
             outcomes.append(y[-args.holdout :])
-    base, _ = B.baseline_forecasts(ids, histories, args.holdout, 2)
+    base, _ = baseline_forecasts(ids, histories, args.holdout, 2)
 
     done: dict[tuple[str, int], tuple[np.ndarray, int, int]] = {}
 
@@ -112,7 +114,7 @@ def main() -> None:
                 a[2] + b[2],
             )
         order = _order(histories, how, chunk)
-        parts = [np.sort(p) for p in B.near_equal_chunks(order, chunk)]
+        parts = [np.sort(p) for p in near_equal_chunks(order, chunk)]
         fit = partial(
             _fit,
             ids=ids,
@@ -135,8 +137,8 @@ def main() -> None:
             s, fits, poor = samples(how, chunk)
             fc = {"Naive": base["Naive"], "Naive2": base["Naive2"]}
             last = np.array([h[-1] for h in histories])
-            fc["bayes"] = B.summarise(s, np.stack(outcomes), last)
-            r = B.score(ids, histories, outcomes, fc)[0]["bayes"]
+            fc["bayes"] = J.summarise(s, np.stack(outcomes), last)
+            r = score(ids, histories, outcomes, fc)[0]["bayes"]
             rows.append(
                 {
                     "order": how,

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from jqforecast._io import file_sha256, write_json
-from jqforecast.backtest.benchmark import _series_data
+from jqforecast.backtest.jq_models import benchmark_series
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import BACKTEST_HORIZON, learn_weights, resolve_models
 from jqforecast.models.ensemble import COMBINE, COMBINE_METHODS
@@ -52,7 +52,7 @@ def main() -> None:
     groups = {k: g["y"].to_numpy(float)[-args.points :] for k, g in train.groupby("unique_id")}
     ids = sorted(k for k, y in groups.items() if len(y) == args.points and (y > 0).all())
     pick = np.random.default_rng(args.seed).choice(len(ids), args.series, replace=False)
-    series = [_series_data(ids[i], groups[ids[i]], Kind.LEVEL) for i in sorted(pick)]
+    series = [benchmark_series(ids[i], groups[ids[i]], Kind.LEVEL) for i in sorted(pick)]
     t0 = time.perf_counter()
     members = resolve_models(MEMBERS, args.seed)
     weights, info = learn_weights(

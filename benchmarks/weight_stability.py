@@ -46,8 +46,9 @@ import pandas as pd
 from _common import machine
 
 from jqforecast._io import write_json
-from jqforecast.backtest import benchmark as B
+from jqforecast.backtest import jq_models as J
 from jqforecast.backtest.data import read_pair, series_kind
+from jqforecast.backtest.distribute import open_mapper
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import backtest_cases, resolve_models
 from jqforecast.models.ensemble import (
@@ -110,15 +111,15 @@ def main() -> None:
     positive = [i for i, y in enumerate(data.histories) if series_kind(y) is Kind.LEVEL]
     rng = np.random.default_rng(args.seed)
     pick = rng.choice(positive, size=min(args.series, len(positive)), replace=False)
-    series = [B._series_data(data.ids[i], data.histories[i]) for i in pick]
-    learners = resolve_models([*B.JQ_MEMBERS, B.BAYES], args.seed)
+    series = [J.benchmark_series(data.ids[i], data.histories[i]) for i in pick]
+    learners = resolve_models([*J.JQ_MEMBERS, J.BAYES], args.seed)
     single = [m for m in learners if not m.multi_series]
-    multi = [m.set_params(max_points=B.BAYES_POINTS) for m in learners if m.multi_series]
+    multi = [m.set_params(max_points=J.BAYES_POINTS) for m in learners if m.multi_series]
     names = [m.name for m in [*single, *multi]]
 
     t0 = time.perf_counter()
     warnings.simplefilter("ignore")
-    with B._mapper("local", args.jobs) as mapper:
+    with open_mapper("local", args.jobs) as mapper:
         cases = backtest_cases(
             series, single, args.seed, args.horizon, multi=multi, mapper=mapper, scale=_level
         )

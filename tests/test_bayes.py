@@ -131,13 +131,15 @@ def test_prior_predictive_is_plausible():
 
 def test_bayesian_member_is_backtested_pooled_with_max_points():
     """Pooled fits per origin give every (series, origin, step) case a Bayesian sample."""
-    from jqforecast.backtest.benchmark import _series_data
+    from jqforecast.backtest.jq_models import benchmark_series
     from jqforecast.data.metrics import Kind
     from jqforecast.engine import backtest_cases, resolve_models
 
     rng = np.random.default_rng(0)
     series = [
-        _series_data(f"s{i}", np.exp(np.cumsum(0.05 + 0.05 * rng.standard_normal(30))), Kind.LEVEL)
+        benchmark_series(
+            f"s{i}", np.exp(np.cumsum(0.05 + 0.05 * rng.standard_normal(30))), Kind.LEVEL
+        )
         for i in range(3)
     ]
     bayes = HierarchicalGrowth(draws=100, tune=100, max_points=8)

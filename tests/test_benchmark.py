@@ -67,7 +67,8 @@ def test_sample_summaries_score_as_the_gaussian_they_were_drawn_from():
     them; drawn from known Gaussians it must score as those Gaussians do in closed form."""
     from scipy import stats
 
-    from jqforecast.backtest.benchmark import score, summarise
+    from jqforecast.backtest.jq_models import summarise
+    from jqforecast.backtest.scoreboard import score
 
     rng = np.random.default_rng(1)
     n, draws, horizon = 40, 20_000, 3
@@ -104,13 +105,13 @@ def test_sample_summaries_score_as_the_gaussian_they_were_drawn_from():
 def test_baselines_in_chunks_are_the_baselines_on_all_series_at_once():
     """The baselines go to the workers in chunks; each fit is per series, so the chunks
     must give what one statsforecast call on every series gives, in the input's order."""
-    from jqforecast.backtest.benchmark import _baseline_chunk, baseline_forecasts
+    from jqforecast.backtest.baselines import baseline_chunk, baseline_forecasts
 
     train = pd.read_csv(M3 / "m3_yearly_train.csv")
     ids = sorted(train["unique_id"].unique())[:12][::-1]  # not in the file's order
     histories = [train.loc[train["unique_id"] == i, "y"].to_numpy() for i in ids]
     chunked, seconds = baseline_forecasts(ids, histories, 6, jobs=2)  # 8 chunks
-    whole, _ = _baseline_chunk((ids, histories, 6))
+    whole, _ = baseline_chunk((ids, histories, 6))
     assert set(chunked) == {"Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA"}
     for name, f in whole.items():
         for column, values in f.items():
@@ -123,7 +124,7 @@ def test_recalibration_is_applied_in_the_worker_and_timed_as_part_of_the_forecas
     """A non-identity recalibration (PITs bunched at ½: intervals too wide) narrows the
     ``jqforecast`` intervals against the raw mixture kept beside it, and its time counts in
     ``jqforecast``'s seconds (it is part of the forecast the user gets)."""
-    from jqforecast.backtest.benchmark import UNCALIBRATED, Task, jq_forecasts
+    from jqforecast.backtest.jq_models import UNCALIBRATED, Task, jq_forecasts
     from jqforecast.models.calibration import PITCalibration
 
     rng = np.random.default_rng(0)
@@ -373,11 +374,12 @@ def test_dask_backend_gives_the_same_numbers(tmp_path):
 def test_pooled_fits_do_not_depend_on_the_number_of_workers(signs, jobs):
     """With the Bayesian member each forecasting task is one pooled fit of positive series
     (≤ 50, near-equal, in file order) whatever ``jobs`` is; every series is in one task."""
-    from jqforecast.backtest.benchmark import BAYES_CHUNK, _partition
+    from jqforecast.backtest.distribute import partition_series
+    from jqforecast.backtest.jq_models import BAYES_CHUNK
 
     histories = [np.array([1.0, 2.0, s]) for s in signs]  # positive iff the sign is +
-    parts = _partition(histories, True, jobs)
-    assert [p.tolist() for p in parts] == [p.tolist() for p in _partition(histories, True, 1)]
+    parts = partition_series(histories, True, jobs)
+    assert [p.tolist() for p in parts] == [p.tolist() for p in partition_series(histories, True, 1)]
     assert sorted(np.concatenate(parts).tolist()) == list(range(len(signs)))
     for p in parts:
         assert len({signs[i] > 0 for i in p}) == 1 and (np.diff(p) > 0).all()
@@ -422,7 +424,8 @@ def test_shipped_reference_weights_can_be_scored(tmp_path):
     series (what the park's forecast uses) instead of learning any: nothing is backtested,
     the statistical set is used without the Bayesian member, and its recalibration is applied
     (the raw mixture scored beside it) as with learned weights."""
-    from jqforecast.backtest.benchmark import JQ_MEMBERS, run_benchmark
+    from jqforecast.backtest.benchmark import run_benchmark
+    from jqforecast.backtest.jq_models import JQ_MEMBERS
     from jqforecast.engine import reference_weights
 
     tr, te = _slice(tmp_path, n=6)
@@ -458,7 +461,7 @@ def test_backtests_spread_over_processes_give_the_same_weights():
     must be those of the in-process run, to the digit (every draw is keyed, not ordered)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from jqforecast.backtest.benchmark import _series_data
+    from jqforecast.backtest.jq_models import benchmark_series
     from jqforecast.data.metrics import Kind
     from jqforecast.engine import learn_weights
     from jqforecast.models.bayes import HierarchicalGrowth
@@ -466,7 +469,7 @@ def test_backtests_spread_over_processes_give_the_same_weights():
 
     rng = np.random.default_rng(4)
     series = [
-        _series_data(f"s{i}", 100 * np.exp(np.cumsum(rng.normal(0.05, 0.1, 12))), Kind.LEVEL)
+        benchmark_series(f"s{i}", 100 * np.exp(np.cumsum(rng.normal(0.05, 0.1, 12))), Kind.LEVEL)
         for i in range(6)
     ]
     members = [Theta(), DampedDrift(), HierarchicalGrowth(draws=60, tune=60, max_points=8)]

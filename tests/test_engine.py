@@ -391,13 +391,13 @@ def test_series_too_short_for_any_backtest_origin_take_the_reference_weights():
     """Seven points, a member that needs seven (ets) and a pooled member: no origin leaves
     enough training points, so nothing is backtested (no pooled fit of an empty group) and
     the shipped reference weights are used, saying why."""
-    from jqforecast.backtest.benchmark import _series_data
+    from jqforecast.backtest.jq_models import benchmark_series
     from jqforecast.data.metrics import Kind
     from jqforecast.engine import learn_weights
 
     rng = np.random.default_rng(4)
     series = [
-        _series_data(f"s{i}", np.exp(np.cumsum(rng.normal(0.05, 0.1, 7))), Kind.LEVEL)
+        benchmark_series(f"s{i}", np.exp(np.cumsum(rng.normal(0.05, 0.1, 7))), Kind.LEVEL)
         for i in range(8)
     ]
     members = resolve_models(["rw_drift", "ets", "bayes_growth"])

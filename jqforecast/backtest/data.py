@@ -8,7 +8,7 @@ reason, so that all rows of the table are computed on the same series:
 
 * fewer than :data:`~jqforecast.engine.MIN_POINTS` training values (after ``max_history``):
   jqforecast's members need three (statsforecast's AutoETS needs more; it falls back to
-  Naive there, see :func:`~jqforecast.backtest.benchmark.baseline_forecasts`);
+  Naive there, see :func:`~jqforecast.backtest.baselines.baseline_forecasts`);
 * constant training values: the MASE and MSIS scale (mean absolute one-step change) is zero;
 * a series in only one of the two files.
 

@@ -15,9 +15,7 @@ from jqforecast.backtest.distribute import join_chunks, series_chunks
 from jqforecast.engine import Mapper
 
 BASELINES = ("Naive", "Naive2", "RWD", "AutoETS", "AutoTheta", "AutoARIMA")
-
-
-LEVELS = (80, 95)
+LEVELS = (80, 95)  # the central intervals every model gives
 
 
 def baseline_forecasts(

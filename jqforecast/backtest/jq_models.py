@@ -34,24 +34,14 @@ from jqforecast.models.statistical import OPTIONAL_MODELS, STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 
 JQ_MEMBERS = tuple(cls.name for cls in STATISTICAL_MODELS)  # the statistical ensemble
-
-
 KNOWN_MEMBERS = JQ_MEMBERS + tuple(cls.name for cls in OPTIONAL_MODELS)  # may be asked for
-
-
 BAYES = "bayes_growth"
-
-
 UNCALIBRATED = "jqforecast_uncalibrated"  # the ensemble before quantile recalibration
-
-
 # The pooled Bayesian member is fitted to chunks of BAYES_CHUNK series at once (one PyMC
 # model, growth and volatility pooled across the chunk), on each series' last BAYES_POINTS
 # values aligned at their ends: 645 separate MCMC runs would take hours. The same size as
 # the pools of the member's weight backtests.
 BAYES_CHUNK = MULTI_CHUNK
-
-
 BAYES_POINTS = 15
 
 

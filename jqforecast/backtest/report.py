@@ -9,6 +9,9 @@ import pandas as pd
 
 
 def reliability_png(reliab: dict[str, pd.DataFrame], path: Path, event_h: int) -> None:
+    """The reliability diagram (``reliability.png``): per model, the observed frequency of
+    the events against their binned predicted probability (``reliab``: the reliability
+    tables of :func:`~jqforecast.backtest.scoreboard.score`), the diagonal for reference."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -296,6 +296,15 @@ def benchmark_command(
     ] = None,
     jobs: Annotated[int | None, typer.Option(help="Parallel workers (default: all cores).")] = None,
     backend: Annotated[str, typer.Option(help="local or dask.")] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a running Dask scheduler (tcp://host:8786) to run on, over as "
+            "many machines as its cluster has; implies --backend dask, and --jobs defaults "
+            "to the cluster's worker threads. Without it --backend dask starts a local "
+            "cluster of --jobs processes."
+        ),
+    ] = None,
     draws: Annotated[
         int, typer.Option(help="Sample paths per series (default: forecast()'s default).")
     ] = 4000,
@@ -352,6 +361,15 @@ def benchmark_command(
     if weights not in WEIGHTS_FROM:
         err.print(f"--weights must be one of {', '.join(WEIGHTS_FROM)}")
         raise typer.Exit(EXIT_DATA)
+    client = None
+    if scheduler:
+        from dask.distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, ValueError) as exc:  # unreachable, or not an address
+            err.print(f"[bold red]cannot reach the Dask scheduler[/] {scheduler}: {exc}")
+            raise typer.Exit(EXIT_DATA) from None
     try:
         result = run_benchmark(
             train,
@@ -369,10 +387,14 @@ def benchmark_command(
             members=members,
             combine=combine,
             weights_from=weights,
+            dask_client=client,
         )
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[bold red]invalid benchmark input[/]: {exc}")
         raise typer.Exit(EXIT_DATA) from None
+    finally:
+        if client is not None:
+            client.close()
     out.print(format_table(result), markup=False, highlight=False)
     out.print(f"{result['series']} series; weights {result['weights']}")
     out.print(

@@ -336,34 +336,44 @@ def test_harness_end_to_end_on_a_slice(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
 def test_dask_backend_gives_the_same_numbers(tmp_path):
-    from dask.distributed import Client, LocalCluster
+    """A running Dask cluster, reached by its scheduler's address (``--scheduler``, as a
+    cluster of several machines would be), gives every number the local run gives."""
+    from dask.distributed import LocalCluster
+    from typer.testing import CliRunner
 
     from jqforecast.backtest.benchmark import run_benchmark
+    from jqforecast.cli import app
 
     tr, te = _slice(tmp_path, n=4)
     local = run_benchmark(
         tr, te, 6, tmp_path / "local", jobs=1, draws=100, models=["theta", "rw_drift"]
     )
-    with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster,
-        Client(cluster) as client,
-    ):
-        dask = run_benchmark(
-            tr,
-            te,
-            6,
-            tmp_path / "dask",
-            jobs=1,
-            draws=100,
-            backend="dask",
-            models=["theta", "rw_drift"],
-            dask_client=client,
-        )
+    command = ["benchmark", "--train", str(tr), "--test", str(te), "--out", str(tmp_path / "dask")]
+    command += ["--draws", "100", "--models", "theta", "--models", "rw_drift"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:
+        ran = CliRunner().invoke(app, [*command, "--scheduler", cluster.scheduler_address])
+    assert ran.exit_code == 0, ran.output
+    dask = json.loads((tmp_path / "dask" / "metrics.json").read_text())
+    # the cluster's one worker thread is the run's one worker
+    assert (dask["backend"], dask["jobs"]) == ("dask", 1)
+    assert dask["dask_scheduler"] == cluster.scheduler_address
     # every row, the statsforecast baselines included (they run on the workers too)
     assert set(dask["models"]) == set(local["models"]) >= {"theta", "AutoARIMA", "Naive2"}
     for m, scores in local["models"].items():
         for k in ("smape", "mase", "crps_scaled", "coverage_95", "brier_mean"):
             assert dask["models"][m][k] == scores[k], (m, k)
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from jqforecast.cli import app
+
+    command = ["benchmark", "--train", "a.csv", "--test", "b.csv", "--out", str(tmp_path)]
+    ran = CliRunner().invoke(app, [*command, "--scheduler", "nonsense://nowhere"])
+    assert ran.exit_code == 1
+    assert "cannot reach the Dask scheduler" in ran.output and "nonsense://nowhere" in ran.output
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 @settings(max_examples=60, deadline=None)

@@ -42,6 +42,13 @@ def open_mapper(backend: str, jobs: int, client=None) -> Iterator[Mapper]:
             yield pool.map
 
 
+def cluster_threads(client) -> int:
+    """Worker threads of a Dask cluster (``client``'s): the workers a run on it has, for its
+    chunking and its time per worker."""
+    workers = client.scheduler_info()["workers"].values()
+    return max(sum(int(w["nthreads"]) for w in workers), 1)
+
+
 def series_chunks(n: int, jobs: int) -> list[np.ndarray]:
     """``range(n)`` in order, in about four chunks a worker of at most :data:`TASK_SERIES`.
 

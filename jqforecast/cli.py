@@ -301,8 +301,9 @@ def benchmark_command(
         typer.Option(
             help="Address of a running Dask scheduler (tcp://host:8786) to run on, over as "
             "many machines as its cluster has; implies --backend dask, and --jobs defaults "
-            "to the cluster's worker threads. Without it --backend dask starts a local "
-            "cluster of --jobs processes."
+            "to the cluster's worker threads (its workers need jqforecast and the same "
+            "dependency set installed). Without it --backend dask starts a local cluster of "
+            "--jobs processes."
         ),
     ] = None,
     draws: Annotated[

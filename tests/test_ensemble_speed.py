@@ -1,0 +1,57 @@
+"""benchmarks/ensemble_speed.py: the statistical ensemble's speed goal from benchmark runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "ensemble_speed.py"
+
+
+@pytest.fixture
+def script(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # for its `_common`
+    spec = importlib.util.spec_from_file_location("ensemble_speed", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(tmp_path, name, weights_s, jq_s, raw_s, ets_s, theta_s):
+    d = tmp_path / name
+    d.mkdir()
+    models = {
+        "jqforecast": {"seconds": jq_s},
+        "jqforecast_uncalibrated": {"seconds": raw_s},
+        "AutoETS": {"seconds": ets_s},
+        "AutoTheta": {"seconds": theta_s},
+    }
+    metrics = {"weight_learning_seconds": weights_s, "models": models}
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    return d
+
+
+def test_ratio_counts_weights_forecast_and_recalibration(script, tmp_path, monkeypatch, capsys):
+    """By hand: (1.0 + 1.5) / (0.5 + 0.75) = 2.0, (1.2 + 1.2) / (0.6 + 0.6) = 2.0 and
+    (0.9 + 0.9) / (0.6 + 0.6) = 1.5; median 2.0. Recalibration is the calibrated row's
+    seconds minus the raw mixture's."""
+    runs = [
+        _run(tmp_path, "a", 1.0, 1.5, 1.25, 0.5, 0.75),
+        _run(tmp_path, "b", 1.2, 1.2, 1.0, 0.6, 0.6),
+        _run(tmp_path, "c", 0.9, 0.9, 0.9, 0.6, 0.6),
+    ]
+    out = tmp_path / "speed.json"
+    argv = ["ensemble_speed.py", "--runs", *map(str, runs), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    script.main()
+    assert "median ratio 2.00 (range 1.50–2.00; goal ≤ 2)" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    by_run = {Path(r["run"]).name: r for r in result["runs"]}
+    assert by_run["a"]["ratio"] == pytest.approx(2.0)
+    assert by_run["a"]["recalibration"] == pytest.approx(0.25)
+    assert by_run["c"]["recalibration"] == 0.0
+    assert result["median"]["ratio"] == pytest.approx(2.0)

@@ -135,7 +135,7 @@ class PITCalibration:
         a separate margin. Returns a new array; each draw keeps its rank in every margin."""
         # a margin per row, draws last and contiguous (sorting along a strided axis, and
         # transposing every step, took ~40 % of the time); the result is a view of it
-        rows = np.moveaxis(np.array(samples, dtype=float), 0, -1).copy()
+        rows = np.moveaxis(np.asarray(samples, dtype=float), 0, -1).copy()  # the one copy
         for i, step in enumerate(steps):
             q = self.level_map(int(step))
             if step <= 0 or np.array_equal(q, LEVELS):
@@ -257,10 +257,12 @@ def stable_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(tied):
         run = np.zeros((len(tied), n), dtype=np.int64)
         np.cumsum(~same[tied], axis=1, out=run[:, 1:])
+        sub = order[tied]
         # the keys are sorted but within runs of ties: timsort's few merges, not a quicksort
-        within = np.argsort(run * n + order[tied], axis=1, kind="stable")
-        order[tied] = np.take_along_axis(order[tied], within, axis=1)
-        xs[tied] = np.take_along_axis(flat[tied], order[tied], axis=1)
+        within = np.argsort(run * n + sub, axis=1, kind="stable")
+        sub = np.take_along_axis(sub, within, axis=1)
+        order[tied] = sub
+        xs[tied] = np.take_along_axis(flat[tied], sub, axis=1)
     return order.reshape(x.shape), xs.reshape(x.shape)
 
 

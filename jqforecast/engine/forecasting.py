@@ -49,9 +49,12 @@ def forecast(
         Years to report. Paths cover every year from the earliest of these (or the year after
         the earliest last observation) to the latest.
     models : "auto", "statistical", "bayes", or names / model instances
-        Ensemble members. "auto" = the six statistical models plus the Bayesian pooled
-        growth model (levels, ratios) and count model (counts). Members that need more points
-        than a series has are skipped (``meta["skipped"]`` says why).
+        Ensemble members. "auto" = the five statistical models (``rw_drift``,
+        ``damped_drift``, ``ets``, ``arima``, ``theta``) plus the Bayesian pooled growth model
+        (levels, ratios) and count model (counts). Members that need more points than a series
+        has are skipped (``meta["skipped"]`` says why). ``arima`` is the slow one (an
+        auto.arima search a series, about 18× AutoETS + AutoTheta on M3); leaving it out
+        costs accuracy on long series (``benchmarks/RESULTS.md``, session 16).
     draws : int
         Number of joint draws.
     seed : int

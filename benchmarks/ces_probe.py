@@ -21,12 +21,10 @@ import argparse
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from _common import machine
+from _common import machine, point_scores
 
 from jqforecast._io import write_json
-from jqforecast.backtest import metrics as M
 
 SHARES = (0.0, 0.1, 0.2, 0.3, 0.4)
 
@@ -43,41 +41,24 @@ def main() -> None:
     from statsforecast import StatsForecast
     from statsforecast.models import AutoCES
 
+    points = point_scores(args.train, args.test, args.run, args.max_history)
     train = pd.read_csv(args.train).sort_values(["unique_id", "t"])
     if args.max_history:
         train = train.groupby("unique_id").tail(args.max_history)
-    test = pd.read_csv(args.test).sort_values(["unique_id", "h"])
-    horizon = int(test["h"].max())
+    horizon = points.y.shape[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sf = StatsForecast(models=[AutoCES(season_length=1)], freq=1, n_jobs=2)
         ces = sf.forecast(df=train.rename(columns={"t": "ds"}), h=horizon).reset_index()
     ces["h"] = ces.groupby("unique_id").cumcount() + 1
-    runs = pd.read_csv(Path(args.run) / "forecasts.csv")
-    runs = runs[runs["model"].isin(["jqforecast", "Naive2"])]
-    point = runs.pivot_table(index=["unique_id", "h"], columns="model", values="mean")
-    table = test.merge(point.reset_index(), on=["unique_id", "h"]).merge(
-        ces[["unique_id", "h", "CES"]], on=["unique_id", "h"]
-    )
-    table = table.sort_values(["unique_id", "h"])
-    ids = table["unique_id"].unique()
-    hist = dict(tuple(train.groupby("unique_id")["y"]))
-    scale = M.mase_scale([hist[i].to_numpy() for i in ids])
-    y = table["y"].to_numpy().reshape(len(ids), horizon)
-
-    def scores(column: str | np.ndarray) -> tuple[float, float]:
-        f = table[column].to_numpy() if isinstance(column, str) else column
-        f = f.reshape(len(ids), horizon)
-        return float(M.smape(y, f).mean()), float(M.mase(y, f, scale).mean())
-
-    naive2 = scores("Naive2")
+    ces = points.table[["unique_id", "h"]].merge(ces[["unique_id", "h", "CES"]], how="left")
+    jq = points.table["jqforecast"].to_numpy()
     rows = []
-    for name, forecast in [("CES alone", "CES")] + [
-        (f"jqforecast + {w:.1f} CES", (1 - w) * table["jqforecast"] + w * table["CES"])
-        for w in SHARES
+    for name, forecast in [("CES alone", ces["CES"].to_numpy())] + [
+        (f"jqforecast + {w:.1f} CES", (1 - w) * jq + w * ces["CES"].to_numpy()) for w in SHARES
     ]:
-        smape, mase = scores(forecast if isinstance(forecast, str) else forecast.to_numpy())
-        owa = M.owa(smape, mase, *naive2)
+        smape, mase = points.scores(forecast)
+        owa = points.owa(forecast)
         rows.append({"forecast": name, "smape": smape, "mase": mase, "owa": owa})
         print(f"{name:<22} sMAPE {smape:6.2f}  MASE {mase:6.3f}  OWA {owa:.4f}")
     write_json(

@@ -52,6 +52,7 @@ TEXT = {
         "band": "{p}% 区间",
         "target": "目标",
         "p_hit": "达成概率",
+        "observed": "{year}年实际值 {value:,.4g} {unit}",
         "year": "年份",
         "no_data": "无数据",
         "elicited": "专家判断",
@@ -66,6 +67,7 @@ TEXT = {
         "band": "{p}% interval",
         "target": "target",
         "p_hit": "P(hit)",
+        "observed": "{year} actual: {value:,.4g} {unit}",
         "year": "year",
         "no_data": "no data",
         "elicited": "elicited",
@@ -188,23 +190,15 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
             draws = {
                 target.year: target.measure.evaluate(lambda t: forecast.values(t.series, t.year))
             }
-        arr = np.stack([np.asarray(draws[y]) for y in fyears])
-        for p, alpha in ((95, 0.15), (80, 0.25), (50, 0.4)):
-            lo, hi = np.quantile(arr, [(100 - p) / 200, 1 - (100 - p) / 200], axis=1)
-            ax.fill_between(
-                fyears,
-                lo,
-                hi,
-                color=COLORS["band"],
-                alpha=alpha,
-                lw=0,
-                label=tx["band"].format(p=p),
-            )
-        median = np.median(arr, axis=1)
-        ax.plot(fyears, median, color=COLORS["band"], lw=2.2, ls="--", label=tx["median"])
-        if not multi_year and ys and fyears[0] > ys[-1]:  # from the last value into the fan
+        if fyears:  # (none when the target's year is already observed: history alone)
+            _fan(ax, np.stack([np.asarray(draws[y]) for y in fyears]), fyears, tx)
+        if not multi_year and ys and fyears and fyears[0] > ys[-1]:  # last value into the fan
             ax.plot(
-                [ys[-1], fyears[0]], [past[ys[-1]], median[0]], color=COLORS["band"], lw=1.2, ls=":"
+                [ys[-1], fyears[0]],
+                [past[ys[-1]], np.median(np.asarray(draws[fyears[0]]))],
+                color=COLORS["band"],
+                lw=1.2,
+                ls=":",
             )
         ax.axhline(target.threshold, color=COLORS["target"], lw=2)
         ax.annotate(
@@ -216,10 +210,16 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
             color=COLORS["target"],
         )
         p = row["p_hit"]
+        if row["verdict_en"] in ("achieved", "missed"):  # observed exactly: say what it was
+            shown = row["median"] * (100 if target.unit == "ratio" else 1)
+            unit = "%" if target.unit == "ratio" else target.unit
+            text = tx["observed"].format(year=target.year, value=shown, unit=unit)
+        else:
+            text = f"{tx['p_hit']} {p:.0%} (90%: {row['p_hit_lo']:.0%}–{row['p_hit_hi']:.0%})"
         ax.text(  # top right on a white box: readable over the fan, clear of the legend
             0.99,
             0.97,
-            f"{tx['p_hit']} {p:.0%} (90%: {row['p_hit_lo']:.0%}–{row['p_hit_hi']:.0%})",
+            text,
             transform=ax.transAxes,
             ha="right",
             va="top",
@@ -239,6 +239,18 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
         ax.legend(loc="upper left", frameon=False)
         fig.tight_layout()
     return fig
+
+
+def _fan(ax, arr: np.ndarray, years: list[int], tx: dict) -> None:
+    """50/80/95 % bands and the median of ``arr`` (years, draws) over ``years``."""
+    for p, alpha in ((95, 0.15), (80, 0.25), (50, 0.4)):
+        lo, hi = np.quantile(arr, [(100 - p) / 200, 1 - (100 - p) / 200], axis=1)
+        ax.fill_between(
+            years, lo, hi, color=COLORS["band"], alpha=alpha, lw=0, label=tx["band"].format(p=p)
+        )
+    ax.plot(
+        years, np.median(arr, axis=1), color=COLORS["band"], lw=2.2, ls="--", label=tx["median"]
+    )
 
 
 def summary_chart(table: pd.DataFrame, lang: str = "zh"):

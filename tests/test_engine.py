@@ -16,6 +16,7 @@ import jqforecast
 from jqforecast.data import validate
 from jqforecast.data.metrics import Kind
 from jqforecast.engine import forecast, resolve_models
+from jqforecast.engine.series import prepare
 from jqforecast.models.base import NotFittedError, TooShortError
 from jqforecast.models.statistical import (
     ETS,
@@ -319,6 +320,42 @@ def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
     # both observed 2024 values are scaled by the same factor in every draw
     np.testing.assert_allclose(ic24 / 200, ai24 / 90, rtol=1e-9)
     assert np.std(np.log(ic24)) == pytest.approx(0.3, rel=0.05)
+
+
+@pytest.mark.filterwarnings("ignore:The behavior of DataFrame concatenation:FutureWarning")
+def test_an_official_figure_in_a_derived_series_carries_no_derivation_error():
+    """A user adds an official 2026 figure to a series derived with a shared assumption: the
+    2026 value is that figure in every draw; the gap year between carries half the shared
+    error (linear between the derived 2024 and the official 2026); a derived series with the
+    same assumption still moves with the factor; the official point's own noise is 0."""
+    derived = dict(status="derived", assumption="share", rel_sd=0.3)
+    ic = _table("revenue", "ic", range(2018, 2025), np.geomspace(100, 200, 7), "亿元", **derived)
+    ic = pd.concat([ic, _table("revenue", "ic", [2026], [260.0], "亿元")])
+    ai = _table("revenue", "ai", range(2018, 2025), np.geomspace(50, 90, 7), "亿元", **derived)
+    data = pd.concat([ic, ai])
+    fc = forecast(
+        data, years=(2024, 2025, 2026), draws=4000, seed=0, assumptions={}, models="statistical"
+    )
+    assert np.all(fc.values("revenue/ic", 2026) == pytest.approx(260.0, rel=1e-12))
+    log_ic25 = np.log(fc.values("revenue/ic", 2025))
+    assert np.median(np.exp(log_ic25)) == pytest.approx(np.sqrt(200 * 260), rel=0.02)
+    assert np.std(log_ic25) == pytest.approx(0.15, rel=0.05)  # half of the shared 0.3
+    assert np.std(np.log(fc.values("revenue/ai", 2024))) == pytest.approx(0.3, rel=0.05)
+    (s,) = [x for x in prepare(data, {"share": 0.3}) if x.id == "revenue/ic"]
+    assert s.loading("share", [2024, 2025, 2026, 2027]).tolist() == [1.0, 0.5, 0.0, 0.0]
+    # own noise: the shared part is removed only from the points derived with it
+    mixed = pd.concat(
+        [
+            _table(
+                "revenue", "ic", [2022, 2023], [150.0, 170.0], "亿元", **derived | {"rel_sd": 0.5}
+            ),
+            _table("revenue", "ic", [2024], [190.0], "亿元", status="estimate", rel_sd=0.1),
+            _table("revenue", "ic", [2025], [200.0], "亿元"),
+        ]
+    )
+    (s,) = prepare(mixed, {"share": 0.3})
+    assert s.noise.tolist() == pytest.approx([0.4, 0.4, 0.1, 0.0])  # 0.4 = √(0.5² − 0.3²)
+    assert s.loading("share", [2023, 2024, 2026]).tolist() == [1.0, 0.0, 0.0]
 
 
 def test_derive_and_to_frame():

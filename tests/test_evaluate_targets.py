@@ -151,3 +151,36 @@ def test_minor_member_does_not_stretch_the_interval():
     lo, hi, table = member_spread(hit, members)
     assert table.set_index("member").loc["odd", "p_hit"] == 1.0
     assert hi < 0.55
+
+
+def _observed(columns: dict[str, np.ndarray], last: int) -> Forecast:
+    fc = _forecast(columns)
+    fc.meta["last_observed"] = dict.fromkeys(columns, last)
+    return fc
+
+
+@pytest.mark.parametrize(
+    ("value", "verdicts"), [(650.0, ("已达成", "achieved")), (550.0, ("未达成", "missed"))]
+)
+def test_a_target_year_observed_exactly_is_achieved_or_missed(value, verdicts):
+    """An official 2026 figure (the same value in every draw) is data: P(hit) 1 or 0 and the
+    verdict says it happened, not that it is likely."""
+    row = evaluate_targets(_observed({"pct_filings/park_total": np.full(500, value)}, 2026))
+    r = row.table.set_index("id").loc["pct_filings"]
+    assert r["p_hit"] == float(value >= 600)
+    assert (r["verdict_zh"], r["verdict_en"]) == verdicts
+    assert r["note"] == "observed (2026)"
+
+
+def test_an_observed_but_derived_target_year_keeps_its_probability():
+    """A derived 2026 figure still spreads over the draws (its derivation's uncertainty): the
+    verdict is the probability band's, and the note says why there is a spread."""
+    x = np.random.default_rng(0).lognormal(np.log(650), 0.3, 2000)
+    r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2026)).table
+    r = r.set_index("id").loc["pct_filings"]
+    assert 0.5 < r["p_hit"] < 1.0
+    assert r["verdict_en"] == verdict(r["p_hit"])[1]
+    assert r["note"] == "observed (2026): the spread is the derived figures' uncertainty"
+    # not yet observed: no note
+    r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2025)).table
+    assert r.set_index("id").loc["pct_filings", "note"] == ""

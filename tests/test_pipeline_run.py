@@ -12,8 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from jqforecast.cli import app
+from jqforecast.paths import default_data_file
 from jqforecast.pipeline.run import (
     EXIT_DATA,
+    EXIT_OUTPUT,
     MANIFEST_KEYS,
     Lock,
     RunLocked,
@@ -145,6 +147,40 @@ def test_invalid_data_exits_1_and_leaves_latest_untouched(tmp_path):
     failed = sorted((tmp_path / "runs").iterdir())[-1]
     assert load_manifest(failed)["status"] == "failed"
     assert "positive level" in (failed / "error.txt").read_text(encoding="utf-8")
+
+
+def test_an_official_figure_for_the_target_year_is_reported_as_achieved(tmp_path):
+    """Late in 2026 the first official figures arrive: the bundled data plus an official 2026
+    PCT count run to the end (the fan chart has no fan to draw), and the target is reported
+    as achieved on that figure, not as a probability spread by the derived years' error."""
+    data = tmp_path / "park.csv"
+    data.write_text(
+        default_data_file().read_text(encoding="utf-8")
+        + "pct_filings,park_total,2026,650,件,official,a user's official figure,,,,,\n",
+        encoding="utf-8",
+    )
+    result = run(data=[data], out=tmp_path / "out", draws=300, seed=0, quick=True)
+    assert result.exit_code == 0, result.error
+    row = pd.read_csv(result.run_dir / "targets.csv").set_index("id").loc["pct_filings"]
+    assert (row["p_hit"], row["median"], row["verdict_en"]) == (1.0, 650.0, "achieved")
+    assert row["note"] == "observed (2026)"
+    assert "fan_pct_filings.png" in load_manifest(result.run_dir)["charts"]
+    assert (result.run_dir / "report.html").exists() and (result.run_dir / "briefing.pptx").exists()
+
+
+def test_a_failing_chart_is_an_output_error_and_leaves_latest_untouched(tmp_path, monkeypatch):
+    good = run(out=tmp_path, draws=200, seed=0, quick=True)
+    target_before = os.readlink(tmp_path / "latest")
+
+    def broken(*args, **kwargs):
+        raise ValueError("need at least one array to stack")
+
+    monkeypatch.setattr("jqforecast.pipeline.run.write_charts", broken)
+    result = run(out=tmp_path, draws=200, seed=0, quick=True)  # never raises
+    assert result.exit_code == EXIT_OUTPUT and good.exit_code == 0
+    assert os.readlink(tmp_path / "latest") == target_before
+    assert load_manifest(result.run_dir)["status"] == "failed"
+    assert "need at least one array" in (result.run_dir / "error.txt").read_text(encoding="utf-8")
 
 
 def test_lock_blocks_a_second_run_and_clears_stale(tmp_path):

@@ -136,10 +136,17 @@ def forecast(
         keep_cumulative(z_mixture, series, grid)
 
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
-    # same for every series that depends on that assumption (and for the members' own draws).
+    # same for every series that depends on that assumption (and for the members' own draws),
+    # in the years derived with it (an official figure in a derived series carries none).
     factors = {a: stream(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
     shift = np.stack(
-        [sum((sds[a] * factors[a] for a in s.assumptions), np.zeros(draws)) for s in series],
+        [
+            sum(
+                (sds[a] * factors[a][:, None] * s.loading(a, grid) for a in s.assumptions),
+                np.zeros((draws, len(grid))),
+            )
+            for s in series
+        ],
         axis=1,
     )
     paths = _data_scale(z_paths, series, shift, grid)
@@ -221,12 +228,12 @@ def keep_cumulative(z: np.ndarray, series: list[SeriesData], grid: list[int]) ->
 def _data_scale(
     z: np.ndarray, series: list[SeriesData], shift: np.ndarray, grid: list[int]
 ) -> xr.DataArray:
-    """Paths ``z`` (draws, series, grid) moved by the shared derivation ``shift`` (draws,
-    series) on the unconstrained scale, back on the data scale and labelled."""
+    """Paths ``z`` (draws, series, grid) moved by the shared derivation ``shift`` (same
+    shape) on the unconstrained scale, back on the data scale and labelled."""
     draws = z.shape[0]
     values = np.empty_like(z)
     for j, s in enumerate(series):
-        values[:, j, :] = s.transform.inverse(z[:, j, :] + shift[:, j, None])
+        values[:, j, :] = s.transform.inverse(z[:, j, :] + shift[:, j, :])
     return xr.DataArray(
         values,
         dims=("draw", "series", "year"),

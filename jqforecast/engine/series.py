@@ -40,10 +40,34 @@ class SeriesData:
     history: pd.Series  # unconstrained scale, consecutive years, NaN for gaps
     noise: pd.Series  # each point's own measurement sd on that scale (0 = official)
     assumptions: tuple[str, ...]
+    # How much of each shared assumption's error each year carries (years × assumptions, 0–1):
+    # 1 where the point was derived with it, 0 where not (an official figure), interpolated
+    # across gap years. None: every year carries every assumption in ``assumptions``.
+    loadings: pd.DataFrame | None = None
 
     @property
     def last_year(self) -> int:
         return int(self.history.index[-1])
+
+    def loading(self, assumption: str, years: Sequence[int]) -> np.ndarray:
+        """The share of ``assumption``'s error in the series' value in each of ``years``:
+        the observed point's own (interpolated across gaps), and after the last observation
+        that of the last one, which the forecast starts from (an official last figure: 0).
+
+        Examples
+        --------
+        >>> years = [2020, 2021, 2022]  # derived, a gap, then an official figure
+        >>> s = SeriesData("x/y", "x", "y", None, pd.Series([1.0, None, 2.0], index=years),
+        ...                pd.Series([0.1, None, 0.0], index=years), ("share",),
+        ...                pd.DataFrame({"share": [1.0, 0.5, 0.0]}, index=years))
+        >>> s.loading("share", [2021, 2022, 2026]).tolist()
+        [0.5, 0.0, 0.0]
+        """
+        if self.loadings is None or assumption not in self.loadings:
+            return np.ones(len(years))
+        column = self.loadings[assumption]
+        clipped = np.minimum(np.asarray(years), self.last_year)
+        return column.reindex(clipped).to_numpy(dtype=float)
 
     @property
     def n_obs(self) -> int:
@@ -149,9 +173,11 @@ def assumption_sds(data: pd.DataFrame, assumptions: dict | None) -> dict[str, fl
 def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -> list[SeriesData]:
     """Group the long table into series on their unconstrained scales.
 
-    Each point's own measurement sd is its ``rel_sd`` (or the status default) with the shared
-    assumptions' part removed in quadrature: the shared part moves whole series together and
-    is added to the paths as one factor, so it must not also count as independent noise.
+    Each point's own measurement sd is its ``rel_sd`` (or the status default) with the part of
+    the shared assumptions it was derived with removed in quadrature: the shared part moves
+    the points that carry it together and is added to the paths as one factor
+    (:attr:`SeriesData.loadings` say which years carry it), so it must not also count as
+    independent noise. An official figure added to a derived series carries none of it.
     """
     data = coerce_dtypes(data)
     assumption_sd = assumption_sd or {}
@@ -165,9 +191,13 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
         transform = Transform(METRICS[metric].kind)
         years = range(int(g["year"].min()), int(g["year"].max()) + 1)
         z = pd.Series(transform.forward(g["value"].to_numpy()), index=g["year"].to_numpy())
-        ids = sorted({a for text in g["assumption"].dropna() for a in str(text).split()})
-        shared2 = sum(assumption_sd.get(a, 0.0) ** 2 for a in ids)
+        carried = [set(str(text).split()) if pd.notna(text) else set() for text in g["assumption"]]
+        ids = sorted(set().union(*carried))
+        shared2 = np.array([sum(assumption_sd.get(a, 0.0) ** 2 for a in row) for row in carried])
         own = np.sqrt(np.maximum(g["_noise"].to_numpy() ** 2 - shared2, 0.0))
+        loadings = pd.DataFrame(
+            {a: [float(a in row) for row in carried] for a in ids}, index=g["year"].to_numpy()
+        )
         prepared.append(
             SeriesData(
                 id=series_id(metric, industry),
@@ -177,6 +207,7 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
                 history=z.reindex(years),
                 noise=pd.Series(own, index=g["year"].to_numpy()).reindex(years),
                 assumptions=tuple(ids),
+                loadings=loadings.reindex(years).interpolate(method="index"),
             )
         )
     if short:

@@ -333,6 +333,8 @@ def run(
             _point_latest(out, run_dir)
         except OSError as exc:
             return fail(EXIT_OUTPUT, f"output error: {exc}")
+        except Exception:  # noqa: BLE001 - a chart or report that fails is an output error too
+            return fail(EXIT_OUTPUT, "output error:\n" + traceback.format_exc())
         result.report = report
         return result
 

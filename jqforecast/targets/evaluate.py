@@ -17,6 +17,8 @@ VERDICTS: tuple[tuple[float, str, str], ...] = (
     (0.3, "存在缺口", "at risk"),
     (0.0, "难以达成", "unlikely"),
 )
+# A target whose year is already observed, exactly (official figures): hit or not.
+OBSERVED_VERDICTS = {True: ("已达成", "achieved"), False: ("未达成", "missed")}
 # Level of the P(hit) interval (Monte Carlo error and model uncertainty), z for its tails.
 P_INTERVAL = 0.90
 _Z = 1.6448536269514722  # scipy.stats.norm.ppf(0.95), kept literal to avoid the import here
@@ -102,6 +104,22 @@ def measured(target: Target, forecast: Forecast) -> np.ndarray:
     (200,)
     """
     return np.asarray(target.measure.evaluate(_lookup(forecast)), dtype=float)
+
+
+def observed_terms(target: Target, forecast: Forecast) -> bool:
+    """Whether every year the target measures is already observed for its series (the
+    measured value is then data, uncertain only as far as the figures are derived).
+
+    Examples
+    --------
+    >>> import jqforecast
+    >>> from jqforecast.targets import load
+    >>> fc = jqforecast.forecast(jqforecast.load_default(), draws=50, models="statistical")
+    >>> observed_terms(load()["leading_revenue"], fc)  # 2026 is not observed yet
+    False
+    """
+    last = forecast.meta.get("last_observed", {})
+    return all(term.year <= last.get(term.series, -(10**6)) for term in target.measure.terms)
 
 
 def _base_value(target: Target, history: pd.DataFrame) -> tuple[int | None, float]:
@@ -257,8 +275,18 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
                 note="",
             )
             outcomes[t.id], hits[t.id] = x, hit
+        exact = False
+        if row["kind"] == "modelled" and observed_terms(t, forecast):
+            exact = bool(np.ptp(x) == 0)
+            years = ", ".join(str(y) for y in t.measure.years)
+            row["note"] = f"observed ({years})" + (
+                "" if exact else ": the spread is the derived figures' uncertainty"
+            )
         p = row["p_hit"]
-        zh, en = verdict(p) if np.isfinite(p) else ("无法评估", "not assessed")
+        if exact:
+            zh, en = OBSERVED_VERDICTS[bool(p == 1.0)]
+        else:
+            zh, en = verdict(p) if np.isfinite(p) else ("无法评估", "not assessed")
         row.update(verdict_zh=zh, verdict_en=en)
         rows.append(row)
     by_member = pd.concat(spread, ignore_index=True) if spread else pd.DataFrame()

@@ -16,6 +16,7 @@ from jinja2 import Environment, select_autoescape
 from jqforecast import presentation as present
 from jqforecast._io import write_atomic, write_text
 from jqforecast.data.units import format_quantity
+from jqforecast.targets.evaluate import OBSERVED_VERDICTS
 
 WORDS = {
     "zh": {
@@ -32,12 +33,14 @@ WORDS = {
         "by_member": "各模型单独给出的达成概率（90% 区间据此计入模型分歧）",
         "p": "达成概率",
         "median": "2026 年预测中位数",
+        "actual": "2026 年实际值",
         "short": "低于目标",
         "above": "高于目标",
         "closes": "弥合缺口",
         "uplift": "{year} 年起增速每年 +{pp:.1f} 个百分点",
         "out_of_reach": "{year} 年起难以弥合",
         "already": "已达 80%",
+        "observed": "已有实际值",
         "no_change": "无上一次运行可比较",
         "derived_note": "内置数据均为依据公开数据推算（status=derived），非园区官方统计；详见 data/raw/SOURCES.md。",
         "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、指数平滑、ARIMA、Theta）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；滚动回测显示区间偏差显著的预测期，按真实年度序列的回测重校准分位数（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入。",
@@ -56,12 +59,14 @@ WORDS = {
         "by_member": "P(hit) under each ensemble member alone (the 90% interval spans this)",
         "p": "P(hit)",
         "median": "2026 forecast median",
+        "actual": "2026 actual",
         "short": "below target by",
         "above": "above target by",
         "closes": "what closes it",
         "uplift": "+{pp:.1f} pp/yr growth from {year}",
         "out_of_reach": "out of reach from {year}",
         "already": "already ≥ 80%",
+        "observed": "observed",
         "no_change": "no previous run to compare with",
         "derived_note": "The bundled data are derived from public Shanghai/Pudong figures "
         "(status=derived), not official park statistics; see data/raw/SOURCES.md.",
@@ -169,6 +174,8 @@ def _closes(rows: pd.DataFrame | None, w: dict) -> str:
     """One line from a target's gap_closing.csv rows: the uplift needed per start year."""
     if rows is None or rows.empty:
         return "—"
+    if "observed" in rows and rows["observed"].astype(bool).all():  # the target year is in
+        return w["observed"]
     if (rows["uplift_pp"] == 0).all():
         return w["already"]
     return "; ".join(
@@ -253,12 +260,13 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         if row.kind != "modelled" or not chart.exists():
             continue
         closes = _closes(gaps[gaps["target"] == row.id] if gaps is not None else None, w)
+        exact = row.verdict_en in {en for _, en in OBSERVED_VERDICTS.values()}  # a figure
         bullets = [
             f"{w['p']}: {row.p_hit:.0%} (90%: {row.p_hit_lo:.0%}–{row.p_hit_hi:.0%})",
-            f"{w['median']}: {format_quantity(row.median, row.unit)}; "
+            f"{w['actual'] if exact else w['median']}: {format_quantity(row.median, row.unit)}; "
             f"{w['short'] if row.gap > 0 else w['above']} {format_quantity(abs(row.gap), row.unit, difference=True)}",
             f"{w['closes']}: {closes}",
-        ]
+        ][int(exact) :]
         label = getattr(row, f"label_{lang}")
         picture_slide(f"{label} — {getattr(row, f'verdict_{lang}')}", chart, bullets)
     if gaps is not None and not gaps.empty:

@@ -85,11 +85,16 @@ NOTES = {
         "already": "已达到 80%",
         "beyond": "每年提升 {max_pp:g} 个百分点以内无法达到（最高 {achieved}）",
         "late": "{series} 已有 {year} 年数据，自次年起提升",
+        "observed": "目标年份已有实际值，无可提升的预测年份",
+        "observed (": "已有实际值（",
+        "): the spread is the derived figures' uncertainty": "年）：区间来自推算的不确定性",
+        ")": "年）",
     },
     "en": {
         "already": "already at or above 80%",
         "beyond": "out of reach within +{max_pp:g} pp a year (at most {achieved})",
         "late": "{series} observed in {year}: uplifted from the year after",
+        "observed": "the target's year is observed: no forecast year left to lift",
     },
 }
 
@@ -100,12 +105,22 @@ def _pct(x: float, digits: int = 0) -> str:
 
 def _note(note: object, lang: str) -> str:
     """A targets.csv note (written in English) in the report's language, where it is one
-    of the engine's standard notes; other text as it is."""
+    of the engine's standard notes; other text as it is.
+
+    Examples
+    --------
+    >>> _note("observed (2026)", "zh"), _note("no data for new_space/park_total", "zh")
+    ('已有实际值（2026年）', '缺少数据：new_space/park_total')
+    """
     if not isinstance(note, str):
         return ""
     for prefix in ("no data for ", "elicited: not assessed", "elicited: "):
         if note.startswith(prefix) and prefix in NOTES[lang]:
             return NOTES[lang][prefix] + note[len(prefix) :]
+    words = NOTES[lang]
+    if note.startswith("observed (") and "observed (" in words:  # observed (2026)[: why]
+        years, _, rest = note[len("observed (") :].partition(")")
+        return words["observed ("] + years + words.get(")" + rest, ")" + rest)
     return note
 
 
@@ -170,7 +185,10 @@ def gap_table(gaps: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd
     rows = []
     for r in gaps.itertuples(index=False):
         said = []
-        if r.reachable and r.uplift_pp == 0:
+        observed = getattr(r, "observed", False)  # (runs before session 16 lack the column)
+        if not pd.isna(observed) and bool(observed):
+            said.append(notes["observed"])
+        elif r.reachable and r.uplift_pp == 0:
             said.append(notes["already"])
         elif not r.reachable:
             said.append(notes["beyond"].format(max_pp=r.max_pp, achieved=_pct(r.achieved_p_hit)))
@@ -182,7 +200,9 @@ def gap_table(gaps: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd
                 h["from_year"]: r.from_year,
                 h["p_hit"]: _pct(r.baseline_p_hit),
                 h["uplift"]: "—" if pd.isna(r.uplift_pp) else f"+{r.uplift_pp:.1f}",
-                h["achieved"]: _pct(r.achieved_p_hit) if r.reachable else "—",
+                h["achieved"]: _pct(r.achieved_p_hit)
+                if r.reachable and not pd.isna(r.uplift_pp)
+                else "—",
                 h["median_after"]: "—"
                 if pd.isna(r.median_after)
                 else format_quantity(r.median_after, units.get(r.target, "")),

@@ -21,7 +21,7 @@ from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.result import Forecast, keep_cumulative
 from jqforecast.targets.definitions import Target, TargetSet
 from jqforecast.targets.definitions import load as load_targets
-from jqforecast.targets.evaluate import measured
+from jqforecast.targets.evaluate import measured, observed_terms
 
 
 def _kind(series: str) -> Kind:
@@ -274,6 +274,7 @@ GAP_COLUMNS = [
     "max_pp",
     "observed_in_start_year",
     "note",
+    "observed",
 ]
 
 
@@ -297,7 +298,9 @@ def gap_closing(
     smaller. A series observed in or after ``from_year`` is uplifted only from the year
     after its last observation (listed in ``observed_in_start_year``; ``note`` says so).
     ``uplift_pp`` is empty when even ``max_pp`` does not reach ``level`` (``reachable`` is
-    ``False``).
+    ``False``), and when the target's year is already observed: no forecast year is left to
+    lift, ``reachable`` says whether the figure meets ``level`` as it is, and ``observed``
+    and ``note`` say so.
 
     Examples
     --------
@@ -313,8 +316,28 @@ def gap_closing(
     asked = sorted(forecast.meta.get("years", forecast.years))
     rows = []
     for t in evaluable(forecast, targets):
-        base_median = np.median(measured(t, forecast))
+        x = measured(t, forecast)
+        base_median = np.median(x)
         for year in from_years or [y for y in asked if y <= t.year]:
+            if observed_terms(t, forecast):
+                p = float(t.hit(x).mean())
+                years = ", ".join(str(y) for y in t.measure.years)
+                rows.append(
+                    {
+                        "target": t.id,
+                        "series": " + ".join(t.series),
+                        "from_year": year,
+                        "level": level,
+                        "baseline_p_hit": p,
+                        "achieved_p_hit": p,
+                        "median_after": float(base_median),
+                        "reachable": p >= level,
+                        "max_pp": max_pp,
+                        "note": f"observed ({years}): no forecast year left to lift",
+                        "observed": True,
+                    }
+                )
+                continue
             sol = solve_uplift(forecast, t, from_year=year, level=level, max_pp=max_pp)
             late = [s for s in sol.series if last.get(s, -(10**6)) >= year]
             notes = [sol.note] if sol.note else []
@@ -341,6 +364,7 @@ def gap_closing(
                     "max_pp": max_pp,
                     "observed_in_start_year": " + ".join(late),
                     "note": "; ".join(notes),
+                    "observed": False,
                 }
             )
     return pd.DataFrame(rows, columns=GAP_COLUMNS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -105,6 +106,28 @@ def test_gap_closing_names_series_already_observed_in_the_start_year(fc):
     unreachable = gap_closing(fc, level=0.999, max_pp=0.5)
     assert not unreachable["reachable"].any() and unreachable["uplift_pp"].isna().all()
     assert unreachable["median_change_pct"].isna().all()
+
+
+@pytest.mark.parametrize(("figure", "reachable"), [(650.0, True), (550.0, False)])
+def test_gap_closing_of_a_target_whose_year_is_observed(figure, reachable):
+    """An official 2026 PCT count (threshold 600): no forecast year is left to lift, so no
+    uplift is solved for; the rows say so and whether the figure meets the level as it is."""
+    data = jqforecast.load_default()
+    row = (
+        data[data["metric"] == "pct_filings"]
+        .iloc[[-1]]
+        .assign(year=2026, value=figure, status="official", assumption=None, rel_sd=np.nan)
+    )
+    fc = jqforecast.forecast(
+        pd.concat([data, row], ignore_index=True), draws=300, seed=0, models="statistical"
+    )
+    table = gap_closing(fc, level=0.8).set_index(["target", "from_year"])
+    rows = table.loc["pct_filings"]
+    assert list(rows.index) == [2025, 2026] and rows["observed"].all()
+    assert rows["uplift_pp"].isna().all() and (rows["reachable"] == reachable).all()
+    assert (rows["baseline_p_hit"] == float(reachable)).all()
+    assert (rows["note"] == "observed (2026): no forecast year left to lift").all()
+    assert not table.loc["leading_revenue", "observed"].any()  # 2026 revenue not observed
 
 
 def test_level_shift_with_probability(fc):

@@ -74,7 +74,11 @@ def _translate(cases: pd.DataFrame, df: pd.DataFrame, file: str) -> list[Problem
         elif check == "multiple_fields_uniqueness":
             column = ", ".join(KEY)
             value = tuple(df.loc[index, KEY])
-            expected = "one row per (metric, industry, year): this key appears more than once"
+            expected = (
+                "one row per (metric, industry, year): this key appears more than once (to "
+                "replace a derived or estimated figure with an official one, delete the "
+                "old row; rows are never overridden silently)"
+            )
         else:
             column = str(case.column)
             value = case.failure_case

@@ -16,7 +16,7 @@ from jinja2 import Environment, select_autoescape
 from jqforecast import presentation as present
 from jqforecast._io import write_atomic, write_text
 from jqforecast.data.units import format_quantity
-from jqforecast.targets.evaluate import OBSERVED_VERDICTS
+from jqforecast.targets.evaluate import is_observed_figure
 
 WORDS = {
     "zh": {
@@ -260,7 +260,7 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         if row.kind != "modelled" or not chart.exists():
             continue
         closes = _closes(gaps[gaps["target"] == row.id] if gaps is not None else None, w)
-        exact = row.verdict_en in {en for _, en in OBSERVED_VERDICTS.values()}  # a figure
+        exact = is_observed_figure(row)  # a figure, not a probability
         bullets = [
             f"{w['p']}: {row.p_hit:.0%} (90%: {row.p_hit_lo:.0%}–{row.p_hit_hi:.0%})",
             f"{w['actual'] if exact else w['median']}: {format_quantity(row.median, row.unit)}; "

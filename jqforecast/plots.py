@@ -24,6 +24,7 @@ from jqforecast._io import write_atomic  # noqa: E402
 from jqforecast.data.metrics import INDUSTRIES  # noqa: E402
 from jqforecast.result import Forecast  # noqa: E402
 from jqforecast.targets.definitions import Target  # noqa: E402
+from jqforecast.targets.evaluate import is_observed_figure  # noqa: E402
 
 SLIDE = (13.333, 7.5)  # inches: a 16:9 PowerPoint slide
 DPI = 200
@@ -210,7 +211,7 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
             color=COLORS["target"],
         )
         p = row["p_hit"]
-        if row["verdict_en"] in ("achieved", "missed"):  # observed exactly: say what it was
+        if is_observed_figure(row):  # observed exactly: say what it was
             shown = row["median"] * (100 if target.unit == "ratio" else 1)
             unit = "%" if target.unit == "ratio" else target.unit
             text = tx["observed"].format(year=target.year, value=shown, unit=unit)
@@ -232,7 +233,9 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
         unit = target.unit if target.unit != "ratio" else "%"
         if target.unit == "ratio":  # ratios are stored as fractions and read in percent
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=1))
-        ax.set_title(f"{label}（{row['verdict_zh'] if lang == 'zh' else row['verdict_en']}）")
+        ax.set_title(
+            f"{label}（{row['verdict_zh']}）" if lang == "zh" else f"{label} ({row['verdict_en']})"
+        )
         ax.set_xlabel(tx["year"])
         ax.set_ylabel(unit)
         ax.xaxis.get_major_locator().set_params(integer=True)

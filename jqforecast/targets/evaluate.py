@@ -19,6 +19,19 @@ VERDICTS: tuple[tuple[float, str, str], ...] = (
 )
 # A target whose year is already observed, exactly (official figures): hit or not.
 OBSERVED_VERDICTS = {True: ("已达成", "achieved"), False: ("未达成", "missed")}
+
+
+def is_observed_figure(row) -> bool:
+    """Whether a ``targets.csv`` row reports an observed figure (verdict achieved or
+    missed) rather than a probability: its ``median`` is then the figure itself.
+
+    >>> [is_observed_figure({"verdict_en": v}) for v in ("achieved", "missed", "at risk")]
+    [True, True, False]
+    """
+    verdict_en = row["verdict_en"] if isinstance(row, dict | pd.Series) else row.verdict_en
+    return verdict_en in {en for _, en in OBSERVED_VERDICTS.values()}
+
+
 # Level of the P(hit) interval (Monte Carlo error and model uncertainty), z for its tails.
 P_INTERVAL = 0.90
 _Z = 1.6448536269514722  # scipy.stats.norm.ppf(0.95), kept literal to avoid the import here

@@ -80,6 +80,7 @@ STATUS = {"zh": {"official": "官方", "estimate": "估计", "derived": "推算"
 NOTES = {
     "zh": {
         "no data for ": "缺少数据：",
+        "too few points for ": "数据点不足，未预测：",
         "elicited: not assessed": "专家判断：尚未评估",
         "elicited: ": "专家判断：",
         "already": "已达到 80%",
@@ -114,7 +115,7 @@ def _note(note: object, lang: str) -> str:
     """
     if not isinstance(note, str):
         return ""
-    for prefix in ("no data for ", "elicited: not assessed", "elicited: "):
+    for prefix in ("no data for ", "too few points for ", "elicited: not assessed", "elicited: "):
         if note.startswith(prefix) and prefix in NOTES[lang]:
             return NOTES[lang][prefix] + note[len(prefix) :]
     words = NOTES[lang]

@@ -277,6 +277,27 @@ def test_fewer_than_three_points_is_a_clear_error():
         forecast(data, draws=10)
 
 
+def test_a_series_too_short_to_forecast_does_not_stop_the_others():
+    """A new series' first two official figures: it is left out with a DataWarning, the other
+    series are forecast, and its target reads "too few points", not "no data"."""
+    from jqforecast.data.errors import DataWarning
+
+    data = pd.concat(
+        [
+            jqforecast.load_default(),
+            _table("new_space", "park_total", [2024, 2025], [35.0, 60.0], "万平方米"),
+        ],
+        ignore_index=True,
+    )
+    with pytest.warns(DataWarning, match=r"not forecast .*new_space/park_total \(2 point"):
+        fc = forecast(data, draws=100, seed=0, models="statistical")
+    assert "new_space/park_total" not in fc.series and "revenue/ic" in fc.series
+    assert fc.meta["not_forecast"] == {"new_space/park_total": "2 point(s); 3 needed"}
+    row = jqforecast.evaluate_targets(fc).table.set_index("id").loc["new_space"]
+    assert row["kind"] == "no data"
+    assert row["note"] == "too few points for new_space/park_total (2 point(s); 3 needed)"
+
+
 def test_no_member_able_to_forecast_is_a_clear_error_not_empty_paths():
     """Asked for members that all need more points than a series has, the forecast stops
     and says why (it used to return the uninitialised memory of an empty array)."""

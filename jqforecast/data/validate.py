@@ -26,6 +26,7 @@ from jqforecast.data.schema import (
 )
 
 MIN_POINTS_WARNING = 5
+MIN_FORECAST_POINTS = 3  # fewer: the series is not forecast (``engine.MIN_POINTS``)
 
 
 def _origin(df: pd.DataFrame, index: object, default_file: str) -> tuple[str, int | None]:
@@ -115,7 +116,13 @@ def series_warnings(df: pd.DataFrame) -> list[str]:
         missing = sorted(set(range(years[0], years[-1] + 1)) - set(years))
         if missing:
             messages.append(f"series {metric}/{industry}: missing years {missing}")
-        if len(years) < MIN_POINTS_WARNING:
+        if len(years) < MIN_FORECAST_POINTS:
+            messages.append(
+                f"series {metric}/{industry}: only {len(years)} point(s) "
+                f"(< {MIN_FORECAST_POINTS}); it is not forecast and its targets are "
+                "reported as having too few points"
+            )
+        elif len(years) < MIN_POINTS_WARNING:
             messages.append(
                 f"series {metric}/{industry}: only {len(years)} point(s) "
                 f"(< {MIN_POINTS_WARNING}); forecasts will rest mostly on priors and pooling"

@@ -18,13 +18,20 @@ import xarray as xr
 from jqforecast.data.metrics import METRICS
 from jqforecast.data.schema import coerce_dtypes
 from jqforecast.engine.fitting import fit_groups
-from jqforecast.engine.series import SeriesData, assumption_sds, prepare, resolve_models, stream
+from jqforecast.engine.series import (
+    MIN_POINTS,
+    SeriesData,
+    assumption_sds,
+    prepare,
+    resolve_models,
+    stream,
+)
 from jqforecast.engine.simulate import simulate_group
 from jqforecast.engine.weights import learn_weights
 from jqforecast.models.base import Model
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import COMBINE, COMBINE_METHODS, Combine
-from jqforecast.result import Forecast
+from jqforecast.result import Forecast, series_id
 from jqforecast.result import keep_cumulative as keep_paths_cumulative
 
 
@@ -102,6 +109,13 @@ def forecast(
     data = coerce_dtypes(data)
     sds = assumption_sds(data, assumptions)
     series = prepare(data, sds)
+    points = data.groupby(["metric", "industry"]).size()
+    prepared = {s.id for s in series}
+    not_forecast = {
+        series_id(m, i): f"{n} point(s); {MIN_POINTS} needed"
+        for (m, i), n in points.items()
+        if series_id(m, i) not in prepared
+    }
     members = resolve_models(models, seed)
     first = min(min(years), min(s.last_year for s in series) + 1)
     grid = list(range(first, max(years) + 1))
@@ -165,6 +179,7 @@ def forecast(
         "diagnostics": diagnostics,
         "assumption_sd": sds,
         "last_observed": {s.id: s.last_year for s in series},
+        "not_forecast": not_forecast,
         "cumulative_raised": raised,
         "units": {s.id: METRICS[s.metric].unit for s in series},
         "uncertainty_included": [

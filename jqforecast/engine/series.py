@@ -10,6 +10,7 @@ the seed and names, so results do not depend on the order of series or members.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,15 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from jqforecast.data.errors import DataWarning
 from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.data.schema import coerce_dtypes, effective_rel_sd
+from jqforecast.data.validate import MIN_FORECAST_POINTS
 from jqforecast.models.base import Model, TooShortError
 from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth, MultiSeriesModel
 from jqforecast.models.statistical import OPTIONAL_MODELS, STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 from jqforecast.result import series_id
 
-MIN_POINTS = 3
+MIN_POINTS = MIN_FORECAST_POINTS  # fewer points: the series is not forecast
 MAX_LOG_CHANGE_PER_YEAR = 1.0
 
 
@@ -173,6 +176,10 @@ def assumption_sds(data: pd.DataFrame, assumptions: dict | None) -> dict[str, fl
 def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -> list[SeriesData]:
     """Group the long table into series on their unconstrained scales.
 
+    A series with fewer than :data:`MIN_POINTS` points is left out with a
+    :class:`~jqforecast.data.errors.DataWarning` (a new series' first official figures must
+    not stop the forecast of the others); with no series left it is an error.
+
     Each point's own measurement sd is its ``rel_sd`` (or the status default) with the part of
     the shared assumptions it was derived with removed in quadrature: the shared part moves
     the points that carry it together and is added to the paths as one factor
@@ -210,11 +217,18 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
                 loadings=loadings.reindex(years).interpolate(method="index"),
             )
         )
-    if short:
+    if short and not prepared:
         raise ValueError(
             f"series with fewer than {MIN_POINTS} points cannot be forecast: "
             + ", ".join(short)
-            + ". Add data, or drop the series (its targets are then reported as 'no data')."
+            + ". Add data: no series is left to forecast."
+        )
+    if short:  # the others are forecast; these series' targets read "too few points"
+        warnings.warn(
+            f"not forecast (fewer than {MIN_POINTS} points): {', '.join(short)}; their "
+            "targets are reported as having too few points",
+            DataWarning,
+            stacklevel=2,
         )
     return prepared
 

@@ -252,10 +252,15 @@ def run(
         try:
             models = "statistical" if quick else "auto"
             n_draws = manifest["draws"]
-            fc = stage(
-                "forecast",
-                lambda: jqforecast.forecast(table, draws=n_draws, seed=seed, models=models),
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                fc = stage(
+                    "forecast",
+                    lambda: jqforecast.forecast(table, draws=n_draws, seed=seed, models=models),
+                )
+            manifest["warnings"] += [
+                str(w.message) for w in caught if issubclass(w.category, DataWarning)
+            ]
             report = stage("targets", lambda: jqforecast.evaluate_targets(fc, target_set))
             scenario_table = stage(
                 "scenarios", lambda: evaluate_scenarios(fc, scenario_list, target_set, seed)

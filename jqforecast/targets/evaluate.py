@@ -250,10 +250,14 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
                 + (f" ({t.elicited.by})" if t.elicited.by else ""),
             )
         elif missing or any(y not in forecast.years for y in t.measure.years):
+            short = forecast.meta.get("not_forecast", {})
+            too_few = [f"{s} ({short[s]})" for s in missing if s in short]
             row.update(
                 kind="no data",
                 p_hit=np.nan,
-                note="no data for " + ", ".join(missing or [str(t.measure.years)]),
+                note="too few points for " + ", ".join(too_few)
+                if too_few
+                else "no data for " + ", ".join(missing or [str(t.measure.years)]),
             )
         else:
             x = measured(t, forecast)

@@ -63,7 +63,9 @@ class LevelShift:
 
     With probability ``probability`` per draw (a plant that may or may not open), with
     relative uncertainty ``rel_sd`` on its size; ``persist`` keeps it in later years (a new
-    plant's revenue) or not (extra filings in one year).
+    plant's revenue) or not (extra filings in one year). Like :class:`Uplift` it never
+    changes a year already observed: an addition in or before the series' last observed
+    year is in the data already, and the forecast goes on from there.
     """
 
     series: str
@@ -78,6 +80,8 @@ class LevelShift:
         happens = rng.random(paths.shape[0]) < self.probability
         size = self.amount * np.exp(self.rel_sd * rng.standard_normal(paths.shape[0]))
         add = np.where(happens, size, 0.0)
+        if self.year <= (last_observed or {}).get(self.series, -(10**6)):
+            return  # in the data already (the draws are still taken: same stream after it)
         for i, y in enumerate(years):
             if y == self.year or (self.persist and y > self.year):
                 paths[:, j, i] = _respect_kind(paths[:, j, i] + add, _kind(self.series))

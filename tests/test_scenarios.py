@@ -140,6 +140,23 @@ def test_level_shift_with_probability(fc):
     np.testing.assert_array_equal(sc.values("revenue/ai", 2025), fc.values("revenue/ai", 2025))
 
 
+def test_levers_never_change_a_year_already_observed(fc):
+    """revenue/ic is observed through 2025 in the bundled data: a 2025 addition is in the
+    data already, so neither 2025 nor, for a persisting one, 2026 moves; a 2026 one does."""
+    assert fc.meta["last_observed"]["revenue/ic"] == 2025
+    for lever in (
+        LevelShift("revenue/ic", 200.0, 2025),
+        Uplift(("revenue/ic",), 10.0, 2025),
+    ):
+        sc = Scenario("x", (lever,)).apply(fc, seed=1)
+        np.testing.assert_array_equal(sc.values("revenue/ic", 2025), fc.values("revenue/ic", 2025))
+    sc = Scenario("x", (LevelShift("revenue/ic", 200.0, 2025),)).apply(fc, seed=1)
+    np.testing.assert_array_equal(sc.values("revenue/ic", 2026), fc.values("revenue/ic", 2026))
+    sc = Scenario("x", (LevelShift("revenue/ic", 200.0, 2026),)).apply(fc, seed=1)
+    diff = sc.values("revenue/ic", 2026) - fc.values("revenue/ic", 2026)
+    np.testing.assert_allclose(diff, 200.0)
+
+
 def test_yaml_scenarios_and_table(fc, tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text(

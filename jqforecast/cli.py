@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jqforecast.data.errors import DataWarning, ValidationError
-from jqforecast.data.units import format_quantity
+from jqforecast.data.units import format_as_written, format_quantity
 from jqforecast.models.ensemble import COMBINE, COMBINE_METHODS
 from jqforecast.pipeline.run import EXIT_DATA, EXIT_OK, EXIT_OUTPUT
 
@@ -244,11 +244,12 @@ def run_command(
                 else f"{row.p_hit:.2f} (elicited)"
             )
             median = "—" if row.kind != "modelled" else format_quantity(row.median, row.unit)
+            threshold = format_as_written(row.threshold_as_written, row.unit_as_written)
             grid.add_row(
                 label,
                 p if row.kind != "no data" else "no data",
                 median,
-                f"{row.comparator} {row.threshold_as_written:g} {row.unit_as_written}",
+                f"{row.comparator} {threshold}",
                 row.verdict_zh if lang == "zh" else row.verdict_en,
             )
         out.print(grid)

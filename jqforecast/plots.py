@@ -203,8 +203,7 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
             )
         ax.axhline(target.threshold, color=COLORS["target"], lw=2)
         ax.annotate(
-            f"{tx['target']} {target.comparator} {target.threshold_as_written:g} "
-            f"{target.unit_as_written}",
+            f"{tx['target']} {target.comparator} {target.as_written()}",
             (ax.get_xlim()[0], target.threshold),
             xytext=(6, 6),
             textcoords="offset points",

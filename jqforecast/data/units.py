@@ -106,3 +106,19 @@ def format_quantity(value: float, unit: str, difference: bool = False) -> str:
     if unit == "ratio":
         return f"{100 * value:.2f} {'pp' if difference else '%'}"
     return f"{value:,.4g} {unit}"
+
+
+def format_as_written(value: float, unit: str) -> str:
+    """A threshold as the plan writes it (``5.5 %``, ``3,000 亿元``, ``8,000,000 万元``), in
+    full, without the rounding of :func:`format_quantity`; a bare ratio in percent.
+
+    Examples
+    --------
+    >>> format_as_written(8_000_000, "万元"), format_as_written(5.5, "%")
+    ('8,000,000 万元', '5.5 %')
+    >>> format_as_written(1.3, "ratio")
+    '130.00 %'
+    """
+    if unit == "ratio":
+        return format_quantity(value, unit)
+    return f"{value:,.12g} {unit}"

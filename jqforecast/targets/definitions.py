@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from jqforecast.data.metrics import INDUSTRIES, METRICS
-from jqforecast.data.units import conversion_factor, parse_unit
+from jqforecast.data.units import conversion_factor, format_as_written, parse_unit
 from jqforecast.targets.expression import Expression, ExpressionError
 
 DEFAULT_FILE = Path(__file__).with_name("default.yaml")
@@ -89,7 +89,11 @@ class Target:
     def describe(self, lang: str = "zh") -> str:
         """One line: label, comparator, threshold and unit as written."""
         label = self.label_zh if lang == "zh" else self.label_en
-        return f"{label} {self.comparator} {self.threshold_as_written:g} {self.unit_as_written}"
+        return f"{label} {self.comparator} {self.as_written()}"
+
+    def as_written(self) -> str:
+        """The threshold and unit as the plan writes them (``3,000 亿元``, ``5.5 %``)."""
+        return format_as_written(self.threshold_as_written, self.unit_as_written)
 
 
 class TargetSet(dict[str, Target]):

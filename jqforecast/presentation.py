@@ -88,7 +88,9 @@ NOTES = {
         "late": "{series} 已有 {year} 年数据，自次年起提升",
         "observed": "目标年份已有实际值，无可提升的预测年份",
         "observed (": "已有实际值（",
-        "): the spread is the derived figures' uncertainty": "年）：区间来自推算的不确定性",
+        "): estimated or derived; the spread is the shared derivation uncertainty only, "
+        "not the figures' own error": "年，估计或推算值）：区间仅含共同推算假设的不确定性，"
+        "未含数值自身误差",
         ")": "年）",
     },
     "en": {

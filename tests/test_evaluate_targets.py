@@ -153,8 +153,16 @@ def test_minor_member_does_not_stretch_the_interval():
     assert hi < 0.55
 
 
-def _observed(columns: dict[str, np.ndarray], last: int) -> Forecast:
-    fc = _forecast(columns)
+def _observed(columns: dict[str, np.ndarray], last: int, status: str = "official") -> Forecast:
+    """Draws for 2025–2026 with the series observed up to ``last``, the last as ``status``."""
+    history = pd.DataFrame(
+        [
+            {"metric": s.split("/")[0], "industry": s.split("/")[1], "year": last, "value": 1.0}
+            | {"status": status}
+            for s in columns
+        ]
+    )
+    fc = _forecast(columns, history=history)
     fc.meta["last_observed"] = dict.fromkeys(columns, last)
     return fc
 
@@ -176,11 +184,18 @@ def test_an_observed_but_derived_target_year_keeps_its_probability():
     """A derived 2026 figure still spreads over the draws (its derivation's uncertainty): the
     verdict is the probability band's, and the note says why there is a spread."""
     x = np.random.default_rng(0).lognormal(np.log(650), 0.3, 2000)
-    r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2026)).table
+    r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2026, "derived")).table
     r = r.set_index("id").loc["pct_filings"]
     assert 0.5 < r["p_hit"] < 1.0
     assert r["verdict_en"] == verdict(r["p_hit"])[1]
-    assert r["note"] == "observed (2026): the spread is the derived figures' uncertainty"
+    assert r["note"].startswith("observed (2026): estimated or derived; the spread is the")
+    # an estimate without shared assumptions: one value in every draw, still not "achieved"
+    r = evaluate_targets(
+        _observed({"pct_filings/park_total": np.full(50, 650.0)}, 2026, "estimate")
+    )
+    r = r.table.set_index("id").loc["pct_filings"]
+    assert r["p_hit"] == 1.0 and r["verdict_en"] == "on track"
+    assert "not the figures' own error" in r["note"]
     # not yet observed: no note
     r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2025)).table
     assert r.set_index("id").loc["pct_filings", "note"] == ""

@@ -135,6 +135,16 @@ def observed_terms(target: Target, forecast: Forecast) -> bool:
     return all(term.year <= last.get(term.series, -(10**6)) for term in target.measure.terms)
 
 
+def _official_terms(target: Target, history: pd.DataFrame) -> bool:
+    """Whether every (series, year) the target measures is an official figure in the data
+    (a gap year between figures, interpolated, is not)."""
+    status = history.set_index(["metric", "industry", "year"])["status"]
+    return all(
+        status.get((term.metric, term.industry, term.year)) == "official"
+        for term in target.measure.terms
+    )
+
+
 def _base_value(target: Target, history: pd.DataFrame) -> tuple[int | None, float]:
     """Latest year at which the measure can be computed from observations alone."""
     if len(target.measure.years) != 1:
@@ -294,10 +304,14 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
             outcomes[t.id], hits[t.id] = x, hit
         exact = False
         if row["kind"] == "modelled" and observed_terms(t, forecast):
-            exact = bool(np.ptp(x) == 0)
+            official = _official_terms(t, forecast.history)
+            exact = official and bool(np.ptp(x) == 0)
             years = ", ".join(str(y) for y in t.measure.years)
             row["note"] = f"observed ({years})" + (
-                "" if exact else ": the spread is the derived figures' uncertainty"
+                ""
+                if exact
+                else ": estimated or derived; the spread is the shared derivation "
+                "uncertainty only, not the figures' own error"
             )
         p = row["p_hit"]
         if exact:

@@ -196,6 +196,11 @@ def test_an_observed_but_derived_target_year_keeps_its_probability():
     r = r.table.set_index("id").loc["pct_filings"]
     assert r["p_hit"] == 1.0 and r["verdict_en"] == "on track"
     assert "not the figures' own error" in r["note"]
+    # a history without statuses (a hand-made Forecast): nothing counts as official
+    fc = _forecast({"pct_filings/park_total": np.full(50, 650.0)})
+    fc.meta["last_observed"] = {"pct_filings/park_total": 2026}
+    r = evaluate_targets(fc).table.set_index("id").loc["pct_filings"]
+    assert r["verdict_en"] == "on track" and "not the figures' own error" in r["note"]
     # not yet observed: no note
     r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2025)).table
     assert r.set_index("id").loc["pct_filings", "note"] == ""

@@ -137,7 +137,9 @@ def observed_terms(target: Target, forecast: Forecast) -> bool:
 
 def _official_terms(target: Target, history: pd.DataFrame) -> bool:
     """Whether every (series, year) the target measures is an official figure in the data
-    (a gap year between figures, interpolated, is not)."""
+    (a gap year between figures, interpolated, is not; without statuses, none is)."""
+    if "status" not in history:
+        return False
     status = history.set_index(["metric", "industry", "year"])["status"]
     return all(
         status.get((term.metric, term.industry, term.year)) == "official"

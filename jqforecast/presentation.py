@@ -88,9 +88,9 @@ NOTES = {
         "late": "{series} 已有 {year} 年数据，自次年起提升",
         "observed": "目标年份已有实际值，无可提升的预测年份",
         "observed (": "已有实际值（",
-        "): estimated or derived; the spread is the shared derivation uncertainty only, "
-        "not the figures' own error": "年，估计或推算值）：区间仅含共同推算假设的不确定性，"
-        "未含数值自身误差",
+        "): estimated or derived; P(hit) allows for the figures' own error and the shared "
+        "derivation error": "年，估计或推算值）：达成概率已计入数值自身误差"
+        "与共同推算假设的不确定性",
         ")": "年）",
     },
     "en": {

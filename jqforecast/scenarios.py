@@ -21,7 +21,7 @@ from jqforecast.data.metrics import METRICS, Kind
 from jqforecast.result import Forecast, keep_cumulative
 from jqforecast.targets.definitions import Target, TargetSet
 from jqforecast.targets.definitions import load as load_targets
-from jqforecast.targets.evaluate import measured, observed_terms
+from jqforecast.targets.evaluate import measured, measured_with_own_error, observed_terms
 
 
 def _kind(series: str) -> Kind:
@@ -323,8 +323,8 @@ def gap_closing(
         x = measured(t, forecast)
         base_median = np.median(x)
         for year in from_years or [y for y in asked if y <= t.year]:
-            if observed_terms(t, forecast):
-                p = float(t.hit(x).mean())
+            if observed_terms(t, forecast):  # P(hit) as evaluate_targets gives it
+                p = float(t.hit(measured_with_own_error(t, forecast)).mean())
                 years = ", ".join(str(y) for y in t.measure.years)
                 rows.append(
                     {

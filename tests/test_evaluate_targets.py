@@ -182,25 +182,36 @@ def test_a_target_year_observed_exactly_is_achieved_or_missed(value, verdicts):
 
 def test_an_observed_but_derived_target_year_keeps_its_probability():
     """A derived 2026 figure still spreads over the draws (its derivation's uncertainty): the
-    verdict is the probability band's, and the note says why there is a spread."""
+    verdict is the probability band's, and the note says what the probability allows for."""
     x = np.random.default_rng(0).lognormal(np.log(650), 0.3, 2000)
     r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2026, "derived")).table
     r = r.set_index("id").loc["pct_filings"]
     assert 0.5 < r["p_hit"] < 1.0
     assert r["verdict_en"] == verdict(r["p_hit"])[1]
-    assert r["note"].startswith("observed (2026): estimated or derived; the spread is the")
-    # an estimate without shared assumptions: one value in every draw, still not "achieved"
-    r = evaluate_targets(
-        _observed({"pct_filings/park_total": np.full(50, 650.0)}, 2026, "estimate")
+    assert r["note"] == (
+        "observed (2026): estimated or derived; P(hit) allows for the figures' own error and "
+        "the shared derivation error"
     )
-    r = r.table.set_index("id").loc["pct_filings"]
-    assert r["p_hit"] == 1.0 and r["verdict_en"] == "on track"
-    assert "not the figures' own error" in r["note"]
+
+
+def test_an_observed_estimate_is_not_taken_as_the_true_value():
+    """A preliminary 2026 estimate of 650 (rel_sd 0.1 on the log(c + ½) scale) against a
+    threshold of 600: the true value is drawn around the estimate, P(hit) ≈
+    Φ(log(650.5 / 600.5) / 0.1) ≈ 0.79 (not 1), an official 650 is achieved outright."""
+    fc = _observed({"pct_filings/park_total": np.full(20_000, 650.0)}, 2026, "estimate")
+    fc.history["rel_sd"] = 0.1
+    r = evaluate_targets(fc).table.set_index("id").loc["pct_filings"]
+    expected = stats.norm.cdf(np.log(650.5 / 599.5) / 0.1)  # P(count ≥ 600) after rounding
+    assert r["p_hit"] == pytest.approx(expected, abs=4 * r["p_hit_mcse"])
+    assert r["verdict_en"] == "on track" and r["median"] == pytest.approx(650, abs=2)
+    official = _observed({"pct_filings/park_total": np.full(50, 650.0)}, 2026)
+    assert evaluate_targets(official).table.set_index("id").loc["pct_filings", "p_hit"] == 1.0
     # a history without statuses (a hand-made Forecast): nothing counts as official
     fc = _forecast({"pct_filings/park_total": np.full(50, 650.0)})
     fc.meta["last_observed"] = {"pct_filings/park_total": 2026}
     r = evaluate_targets(fc).table.set_index("id").loc["pct_filings"]
-    assert r["verdict_en"] == "on track" and "not the figures' own error" in r["note"]
+    assert r["verdict_en"] == "on track" and "estimated or derived" in r["note"]
+    x = np.random.default_rng(0).lognormal(np.log(650), 0.3, 2000)
     # not yet observed: no note
     r = evaluate_targets(_observed({"pct_filings/park_total": x}, 2025)).table
     assert r.set_index("id").loc["pct_filings", "note"] == ""

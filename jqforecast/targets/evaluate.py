@@ -135,6 +135,66 @@ def observed_terms(target: Target, forecast: Forecast) -> bool:
     return all(term.year <= last.get(term.series, -(10**6)) for term in target.measure.terms)
 
 
+def measured_with_own_error(target: Target, forecast: Forecast) -> np.ndarray:
+    """:func:`measured` for a target whose years are observed, each estimated or derived
+    figure's own error drawn around it: its ``rel_sd`` (or the status default) less the
+    shared assumptions' part, which the draws carry already, on the metric's unconstrained
+    scale, from a stream keyed by the seed, series and year. An official figure stays as
+    it is.
+
+    Why here and not in the paths: the statistical members take observed values as exact
+    and forecast from the figure as reported, so a draw of the true value belongs to the
+    question "was the target hit?", not to the paths the forecast goes on from.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> from jqforecast.targets import load
+    >>> history = pd.DataFrame({"metric": ["pct_filings"], "industry": ["park_total"],
+    ...     "year": [2026], "value": [650.0], "status": ["estimate"], "rel_sd": [0.1],
+    ...     "assumption": [None]})
+    >>> paths = xr.DataArray(np.full((4000, 1, 1), 650.0), dims=("draw", "series", "year"),
+    ...     coords={"draw": range(4000), "series": ["pct_filings/park_total"], "year": [2026]})
+    >>> fc = Forecast(paths, history, {"seed": 0})
+    >>> x = measured_with_own_error(load()["pct_filings"], fc)
+    >>> round(float(np.std(np.log(x + 0.5))), 2), float(np.median(x))
+    (0.1, 650.0)
+    """
+    from jqforecast.data.metrics import METRICS
+    from jqforecast.data.schema import effective_rel_sd
+    from jqforecast.engine.series import stream
+    from jqforecast.models.transforms import Transform
+
+    history = forecast.history
+    if "status" not in history or history.empty:
+        return measured(target, forecast)
+    shared = forecast.meta.get("assumption_sd", {})
+    carried = history.get("assumption", pd.Series(None, index=history.index))
+    own = {}
+    for (m, i, y), rel, text in zip(
+        history.set_index(["metric", "industry", "year"]).index,
+        effective_rel_sd(
+            history.assign(rel_sd=pd.to_numeric(history.get("rel_sd", np.nan), errors="coerce"))
+        ),
+        carried,
+        strict=True,
+    ):
+        shared2 = sum(shared.get(a, 0.0) ** 2 for a in str(text).split()) if pd.notna(text) else 0
+        own[(m, i, int(y))] = float(np.sqrt(max(rel**2 - shared2, 0.0)))
+    seed = int(forecast.meta.get("seed", 0))
+
+    def value(term: Term) -> np.ndarray:
+        draws = np.asarray(forecast.values(term.series, term.year), dtype=float)
+        sd = own.get((term.metric, term.industry, term.year), 0.0)
+        if sd == 0.0:
+            return draws
+        transform = Transform(METRICS[term.metric].kind)
+        rng = stream(seed, "own error", term.series, term.year)
+        return transform.inverse(transform.forward(draws) + sd * rng.standard_normal(len(draws)))
+
+    return np.asarray(target.measure.evaluate(value), dtype=float)
+
+
 def _official_terms(target: Target, history: pd.DataFrame) -> bool:
     """Whether every (series, year) the target measures is an official figure in the data
     (a gap year between figures, interpolated, is not; without statuses, none is)."""
@@ -239,6 +299,7 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
     rows, outcomes, hits, spread = [], {}, {}, []
     n = forecast.n_draws
     for t in targets.values():
+        observed = official = False
         row = {
             "id": t.id,
             "label_zh": t.label_zh,
@@ -272,7 +333,10 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
                 else "no data for " + ", ".join(missing or [str(t.measure.years)]),
             )
         else:
-            x = measured(t, forecast)
+            observed = observed_terms(t, forecast)
+            official = observed and _official_terms(t, forecast.history)
+            # an observed estimate is not the true value: its own error is drawn around it
+            x = measured_with_own_error(t, forecast) if observed else measured(t, forecast)
             hit = t.hit(x)
             p = float(hit.mean())
             qs = np.quantile(x, [0.025, 0.1, 0.5, 0.9, 0.975])
@@ -281,7 +345,8 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
                 np.maximum(0.0, t.threshold - x) if upward else np.maximum(0.0, x - t.threshold)
             )
             own = forecast.member_draws()  # each member's own draws (quantile averaging)
-            own_hit = hit if own is forecast else t.hit(measured(t, own))
+            # (observed years are data in every member's draws: no disagreement to add)
+            own_hit = hit if own is forecast or observed else t.hit(measured(t, own))
             lo, hi, members = member_spread(own_hit, own.member_of(t.series), pooled=hit)
             spread.append(members.assign(id=t.id))
             base_year, base = _base_value(t, forecast.history)
@@ -305,15 +370,14 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
             )
             outcomes[t.id], hits[t.id] = x, hit
         exact = False
-        if row["kind"] == "modelled" and observed_terms(t, forecast):
-            official = _official_terms(t, forecast.history)
+        if row["kind"] == "modelled" and observed:
             exact = official and bool(np.ptp(x) == 0)
             years = ", ".join(str(y) for y in t.measure.years)
             row["note"] = f"observed ({years})" + (
                 ""
                 if exact
-                else ": estimated or derived; the spread is the shared derivation "
-                "uncertainty only, not the figures' own error"
+                else ": estimated or derived; P(hit) allows for the figures' own error "
+                "and the shared derivation error"
             )
         p = row["p_hit"]
         if exact:

@@ -184,6 +184,30 @@ def assumption_sds(data: pd.DataFrame, assumptions: dict | None) -> dict[str, fl
     return sds
 
 
+def own_rel_sd(data: pd.DataFrame, assumption_sd: dict[str, float]) -> pd.Series:
+    """Each row's own measurement sd (relative, i.e. on the log scale): its ``rel_sd`` (or
+    the status default) with the part of the shared assumptions it was derived with removed
+    in quadrature, since that part is drawn once per assumption for every row carrying it.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"status": ["derived", "estimate", "official"],
+    ...                      "rel_sd": [0.5, 0.1, None], "assumption": ["share", None, None]})
+    >>> own_rel_sd(rows, {"share": 0.3}).round(6).tolist()  # 0.4 = √(0.5² − 0.3²)
+    [0.4, 0.1, 0.0]
+    """
+    rel = effective_rel_sd(
+        data.assign(rel_sd=pd.to_numeric(data.get("rel_sd", np.nan), errors="coerce"))
+    )
+    texts = data["assumption"] if "assumption" in data else pd.Series(None, index=data.index)
+    shared2 = [
+        sum(assumption_sd.get(a, 0.0) ** 2 for a in str(text).split()) if pd.notna(text) else 0.0
+        for text in texts
+    ]
+    own = np.sqrt(np.maximum(rel.to_numpy() ** 2 - np.asarray(shared2), 0.0))
+    return pd.Series(own, index=data.index)
+
+
 def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -> list[SeriesData]:
     """Group the long table into series on their unconstrained scales.
 
@@ -199,7 +223,7 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
     """
     data = coerce_dtypes(data)
     assumption_sd = assumption_sd or {}
-    data["_noise"] = effective_rel_sd(data)
+    data["_own"] = own_rel_sd(data, assumption_sd)
     prepared, short = [], []
     for (metric, industry), g in data.groupby(["metric", "industry"], sort=True):
         g = g.sort_values("year")
@@ -211,8 +235,7 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
         z = pd.Series(transform.forward(g["value"].to_numpy()), index=g["year"].to_numpy())
         carried = [set(str(text).split()) if pd.notna(text) else set() for text in g["assumption"]]
         ids = sorted(set().union(*carried))
-        shared2 = np.array([sum(assumption_sd.get(a, 0.0) ** 2 for a in row) for row in carried])
-        own = np.sqrt(np.maximum(g["_noise"].to_numpy() ** 2 - shared2, 0.0))
+        own = g["_own"].to_numpy()
         loadings = pd.DataFrame(
             {a: [float(a in row) for row in carried] for a in ids}, index=g["year"].to_numpy()
         )

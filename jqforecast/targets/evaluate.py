@@ -121,7 +121,8 @@ def measured(target: Target, forecast: Forecast) -> np.ndarray:
 
 def observed_terms(target: Target, forecast: Forecast) -> bool:
     """Whether every year the target measures is already observed for its series (the
-    measured value is then data, uncertain only as far as the figures are derived).
+    measured value is then data, uncertain only as far as the figures are estimated or
+    derived: :func:`measured_with_own_error`).
 
     Examples
     --------
@@ -161,26 +162,15 @@ def measured_with_own_error(target: Target, forecast: Forecast) -> np.ndarray:
     (0.1, 650.0)
     """
     from jqforecast.data.metrics import METRICS
-    from jqforecast.data.schema import effective_rel_sd
-    from jqforecast.engine.series import stream
+    from jqforecast.engine.series import own_rel_sd, stream
     from jqforecast.models.transforms import Transform
 
     history = forecast.history
     if "status" not in history or history.empty:
         return measured(target, forecast)
-    shared = forecast.meta.get("assumption_sd", {})
-    carried = history.get("assumption", pd.Series(None, index=history.index))
-    own = {}
-    for (m, i, y), rel, text in zip(
-        history.set_index(["metric", "industry", "year"]).index,
-        effective_rel_sd(
-            history.assign(rel_sd=pd.to_numeric(history.get("rel_sd", np.nan), errors="coerce"))
-        ),
-        carried,
-        strict=True,
-    ):
-        shared2 = sum(shared.get(a, 0.0) ** 2 for a in str(text).split()) if pd.notna(text) else 0
-        own[(m, i, int(y))] = float(np.sqrt(max(rel**2 - shared2, 0.0)))
+    sds = own_rel_sd(history, forecast.meta.get("assumption_sd", {}))
+    keys = zip(history["metric"], history["industry"], history["year"].astype(int), strict=True)
+    own = dict(zip(keys, sds, strict=True))
     seed = int(forecast.meta.get("seed", 0))
 
     def value(term: Term) -> np.ndarray:

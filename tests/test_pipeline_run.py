@@ -168,6 +168,22 @@ def test_an_official_figure_for_the_target_year_is_reported_as_achieved(tmp_path
     assert (result.run_dir / "report.html").exists() and (result.run_dir / "briefing.pptx").exists()
 
 
+def test_a_series_too_short_to_forecast_is_a_manifest_warning_not_a_failure(tmp_path):
+    data = tmp_path / "park.csv"
+    data.write_text(
+        default_data_file().read_text(encoding="utf-8")
+        + "new_space,park_total,2024,35,万平方米,official,t,,,,,\n"
+        + "new_space,park_total,2025,60,万平方米,official,t,,,,,\n",
+        encoding="utf-8",
+    )
+    result = run(data=[data], out=tmp_path / "out", draws=200, seed=0, quick=True)
+    assert result.exit_code == 0, result.error
+    warned = load_manifest(result.run_dir)["warnings"]
+    assert any(w.startswith("not forecast (fewer than 3 points): new_space") for w in warned)
+    row = pd.read_csv(result.run_dir / "targets.csv").set_index("id").loc["new_space"]
+    assert row["note"] == "too few points for new_space/park_total (2 point(s); 3 needed)"
+
+
 def test_a_failing_chart_is_an_output_error_and_leaves_latest_untouched(tmp_path, monkeypatch):
     good = run(out=tmp_path, draws=200, seed=0, quick=True)
     target_before = os.readlink(tmp_path / "latest")

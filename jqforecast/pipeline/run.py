@@ -222,6 +222,16 @@ def run(
                 on_stage(name, elapsed)
             return value
 
+        def stage_noting_data_warnings(name: str, fn: Callable[[], object]) -> object:
+            """:func:`stage`, the data warnings it raises added to the manifest's."""
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                value = stage(name, fn)
+            manifest["warnings"] += [
+                str(w.message) for w in caught if issubclass(w.category, DataWarning)
+            ]
+            return value
+
         def fail(code: int, message: str) -> RunResult:
             manifest["status"] = "failed"
             manifest["exit_code"] = code
@@ -232,12 +242,7 @@ def run(
             return result
 
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", DataWarning)
-                table = stage("ingest+validate", lambda: jqforecast.load(inputs))
-            manifest["warnings"] += [
-                str(w.message) for w in caught if issubclass(w.category, DataWarning)
-            ]
+            table = stage_noting_data_warnings("ingest+validate", lambda: jqforecast.load(inputs))
             manifest["inputs"] = {
                 str(f): file_sha256(f)
                 for p in inputs
@@ -252,15 +257,10 @@ def run(
         try:
             models = "statistical" if quick else "auto"
             n_draws = manifest["draws"]
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", DataWarning)
-                fc = stage(
-                    "forecast",
-                    lambda: jqforecast.forecast(table, draws=n_draws, seed=seed, models=models),
-                )
-            manifest["warnings"] += [
-                str(w.message) for w in caught if issubclass(w.category, DataWarning)
-            ]
+            fc = stage_noting_data_warnings(
+                "forecast",
+                lambda: jqforecast.forecast(table, draws=n_draws, seed=seed, models=models),
+            )
             report = stage("targets", lambda: jqforecast.evaluate_targets(fc, target_set))
             scenario_table = stage(
                 "scenarios", lambda: evaluate_scenarios(fc, scenario_list, target_set, seed)

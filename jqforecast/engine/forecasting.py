@@ -25,13 +25,14 @@ from jqforecast.engine.series import (
     prepare,
     resolve_models,
     stream,
+    too_short,
 )
 from jqforecast.engine.simulate import simulate_group
 from jqforecast.engine.weights import learn_weights
 from jqforecast.models.base import Model
 from jqforecast.models.calibration import PITCalibration
 from jqforecast.models.ensemble import COMBINE, COMBINE_METHODS, Combine
-from jqforecast.result import Forecast, series_id
+from jqforecast.result import Forecast
 from jqforecast.result import keep_cumulative as keep_paths_cumulative
 
 
@@ -109,13 +110,7 @@ def forecast(
     data = coerce_dtypes(data)
     sds = assumption_sds(data, assumptions)
     series = prepare(data, sds)
-    points = data.groupby(["metric", "industry"]).size()
-    prepared = {s.id for s in series}
-    not_forecast = {
-        series_id(m, i): f"{n} point(s); {MIN_POINTS} needed"
-        for (m, i), n in points.items()
-        if series_id(m, i) not in prepared
-    }
+    not_forecast = {sid: f"{n} point(s); {MIN_POINTS} needed" for sid, n in too_short(data).items()}
     members = resolve_models(models, seed)
     first = min(min(years), min(s.last_year for s in series) + 1)
     grid = list(range(first, max(years) + 1))

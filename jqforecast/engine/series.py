@@ -208,6 +208,19 @@ def own_rel_sd(data: pd.DataFrame, assumption_sd: dict[str, float]) -> pd.Series
     return pd.Series(own, index=data.index)
 
 
+def too_short(data: pd.DataFrame) -> dict[str, int]:
+    """The series with fewer than :data:`MIN_POINTS` points, and how many each has: they are
+    not forecast (:func:`prepare`; ``meta["not_forecast"]`` of a forecast).
+
+    >>> rows = pd.DataFrame({"metric": ["revenue"] * 3 + ["new_space"] * 2,
+    ...                      "industry": ["ic"] * 3 + ["park_total"] * 2})
+    >>> too_short(rows)
+    {'new_space/park_total': 2}
+    """
+    points = data.groupby(["metric", "industry"], sort=True).size()
+    return {series_id(m, i): int(n) for (m, i), n in points.items() if n < MIN_POINTS}
+
+
 def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -> list[SeriesData]:
     """Group the long table into series on their unconstrained scales.
 
@@ -224,12 +237,12 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
     data = coerce_dtypes(data)
     assumption_sd = assumption_sd or {}
     data["_own"] = own_rel_sd(data, assumption_sd)
-    prepared, short = [], []
+    prepared, skipped = [], too_short(data)
+    short = [f"{sid} ({n} point(s))" for sid, n in skipped.items()]
     for (metric, industry), g in data.groupby(["metric", "industry"], sort=True):
-        g = g.sort_values("year")
-        if len(g) < MIN_POINTS:
-            short.append(f"{metric}/{industry} ({len(g)} point(s))")
+        if series_id(metric, industry) in skipped:
             continue
+        g = g.sort_values("year")
         transform = Transform(METRICS[metric].kind)
         years = range(int(g["year"].min()), int(g["year"].max()) + 1)
         z = pd.Series(transform.forward(g["value"].to_numpy()), index=g["year"].to_numpy())

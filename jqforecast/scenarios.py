@@ -320,12 +320,13 @@ def gap_closing(
     asked = sorted(forecast.meta.get("years", forecast.years))
     rows = []
     for t in evaluable(forecast, targets):
-        x = measured(t, forecast)
-        base_median = np.median(x)
+        base_median = np.median(measured(t, forecast))
+        observed = observed_terms(t, forecast)
+        if observed:  # P(hit) as evaluate_targets gives it; no forecast year left to lift
+            p = float(t.hit(measured_with_own_error(t, forecast)).mean())
+            years = ", ".join(str(y) for y in t.measure.years)
         for year in from_years or [y for y in asked if y <= t.year]:
-            if observed_terms(t, forecast):  # P(hit) as evaluate_targets gives it
-                p = float(t.hit(measured_with_own_error(t, forecast)).mean())
-                years = ", ".join(str(y) for y in t.measure.years)
+            if observed:
                 rows.append(
                     {
                         "target": t.id,

@@ -22,6 +22,7 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from jqforecast._io import write_atomic  # noqa: E402
 from jqforecast.data.metrics import INDUSTRIES  # noqa: E402
+from jqforecast.data.units import format_quantity  # noqa: E402
 from jqforecast.result import Forecast  # noqa: E402
 from jqforecast.targets.definitions import Target  # noqa: E402
 from jqforecast.targets.evaluate import is_observed_figure  # noqa: E402
@@ -53,7 +54,7 @@ TEXT = {
         "band": "{p}% 区间",
         "target": "目标",
         "p_hit": "达成概率",
-        "observed": "{year}年实际值 {value:,.4g} {unit}",
+        "observed": "{year}年实际值 {value}",
         "year": "年份",
         "no_data": "无数据",
         "elicited": "专家判断",
@@ -68,7 +69,7 @@ TEXT = {
         "band": "{p}% interval",
         "target": "target",
         "p_hit": "P(hit)",
-        "observed": "{year} actual: {value:,.4g} {unit}",
+        "observed": "{year} actual: {value}",
         "year": "year",
         "no_data": "no data",
         "elicited": "elicited",
@@ -192,15 +193,15 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
                 target.year: target.measure.evaluate(lambda t: forecast.values(t.series, t.year))
             }
         if fyears:  # (none when the target's year is already observed: history alone)
-            _fan(ax, np.stack([np.asarray(draws[y]) for y in fyears]), fyears, tx)
-        if not multi_year and ys and fyears and fyears[0] > ys[-1]:  # last value into the fan
-            ax.plot(
-                [ys[-1], fyears[0]],
-                [past[ys[-1]], np.median(np.asarray(draws[fyears[0]]))],
-                color=COLORS["band"],
-                lw=1.2,
-                ls=":",
-            )
+            median = _fan(ax, np.stack([np.asarray(draws[y]) for y in fyears]), fyears, tx)
+            if not multi_year and ys and fyears[0] > ys[-1]:  # from the last value into the fan
+                ax.plot(
+                    [ys[-1], fyears[0]],
+                    [past[ys[-1]], median[0]],
+                    color=COLORS["band"],
+                    lw=1.2,
+                    ls=":",
+                )
         ax.axhline(target.threshold, color=COLORS["target"], lw=2)
         ax.annotate(
             f"{tx['target']} {target.comparator} {target.as_written()}",
@@ -211,9 +212,8 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
         )
         p = row["p_hit"]
         if is_observed_figure(row):  # observed exactly: say what it was
-            shown = row["median"] * (100 if target.unit == "ratio" else 1)
-            unit = "%" if target.unit == "ratio" else target.unit
-            text = tx["observed"].format(year=target.year, value=shown, unit=unit)
+            figure = format_quantity(row["median"], target.unit)
+            text = tx["observed"].format(year=target.year, value=figure)
         else:
             text = f"{tx['p_hit']} {p:.0%} (90%: {row['p_hit_lo']:.0%}–{row['p_hit_hi']:.0%})"
         ax.text(  # top right on a white box: readable over the fan, clear of the legend
@@ -243,16 +243,17 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
     return fig
 
 
-def _fan(ax, arr: np.ndarray, years: list[int], tx: dict) -> None:
-    """50/80/95 % bands and the median of ``arr`` (years, draws) over ``years``."""
+def _fan(ax, arr: np.ndarray, years: list[int], tx: dict) -> np.ndarray:
+    """50/80/95 % bands and the median of ``arr`` (years, draws) over ``years``; returns the
+    median."""
     for p, alpha in ((95, 0.15), (80, 0.25), (50, 0.4)):
         lo, hi = np.quantile(arr, [(100 - p) / 200, 1 - (100 - p) / 200], axis=1)
         ax.fill_between(
             years, lo, hi, color=COLORS["band"], alpha=alpha, lw=0, label=tx["band"].format(p=p)
         )
-    ax.plot(
-        years, np.median(arr, axis=1), color=COLORS["band"], lw=2.2, ls="--", label=tx["median"]
-    )
+    median = np.median(arr, axis=1)
+    ax.plot(years, median, color=COLORS["band"], lw=2.2, ls="--", label=tx["median"])
+    return median
 
 
 def summary_chart(table: pd.DataFrame, lang: str = "zh"):

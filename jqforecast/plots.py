@@ -50,6 +50,7 @@ TEXT = {
     "zh": {
         "history_official": "历史值（官方统计）",
         "history_other": "历史值（估计/推算）",
+        "history_range": "历史值的推算不确定性（95%）",
         "median": "预测中位数",
         "band": "{p}% 区间",
         "target": "目标",
@@ -65,6 +66,7 @@ TEXT = {
     "en": {
         "history_official": "history (official)",
         "history_other": "history (estimated/derived)",
+        "history_range": "uncertainty of past estimates (95%)",
         "median": "forecast median",
         "band": "{p}% interval",
         "target": "target",
@@ -185,6 +187,7 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
                         edgecolor=COLORS["history"],
                         lw=1.8,
                     )
+            _history_ranges(ax, target, forecast, past, [y for y in ys if not official[y]], tx)
             draws = _measure_by_year(target, _Lookup(forecast.values, forecast.years))
             fyears = [y for y in sorted(draws) if y > max(ys, default=0)]
         else:
@@ -241,6 +244,30 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
         ax.legend(loc="upper left", frameon=False)
         fig.tight_layout()
     return fig
+
+
+def _history_ranges(ax, target: Target, forecast: Forecast, past: dict, years: list, tx: dict):
+    """Whiskers on estimated/derived past figures: the 95 % range of their true value
+    (:meth:`Forecast.observed_draws`, the same derivation factors as the fan), so a reader
+    sees that the fan's width starts in the history: the level itself is uncertain."""
+    draws = _measure_by_year(target, _Lookup(forecast.observed_draws, years))
+    shown = [y for y in years if y in draws and np.ptp(np.asarray(draws[y])) > 0]
+    if not shown:
+        return
+    lo, hi = np.quantile(np.stack([np.asarray(draws[y]) for y in shown]), [0.025, 0.975], axis=1)
+    centre = np.array([past[y] for y in shown], dtype=float)
+    ax.errorbar(
+        shown,
+        centre,
+        yerr=[np.maximum(centre - lo, 0), np.maximum(hi - centre, 0)],
+        fmt="none",
+        ecolor=COLORS["history"],
+        elinewidth=1.2,
+        capsize=5,
+        alpha=0.7,
+        zorder=2,
+        label=tx["history_range"],
+    )
 
 
 def _fan(ax, arr: np.ndarray, years: list[int], tx: dict) -> np.ndarray:

@@ -63,6 +63,20 @@ def keep_cumulative(
     return raised
 
 
+def with_own_error(
+    draws: np.ndarray, transform, sd: float, seed: int, series: str, year: int
+) -> np.ndarray:
+    """``draws`` of a figure's value with its own measurement error added: ``sd`` on the
+    unconstrained scale of ``transform``, from the stream keyed by the series and year
+    (so every use of one figure draws the same errors). ``sd == 0``: ``draws`` unchanged."""
+    if sd == 0.0:
+        return draws
+    from jqforecast.engine.series import stream
+
+    rng = stream(seed, "own error", series, year)
+    return transform.inverse(transform.forward(draws) + sd * rng.standard_normal(len(draws)))
+
+
 @dataclass
 class Forecast:
     """Joint sample paths with their history and how they were made.
@@ -116,6 +130,45 @@ class Forecast:
         if year not in self.years:
             raise KeyError(f"year {year} not in forecast; available: {self.years}")
         return self.paths.sel(series=series, year=year).values
+
+    def observed_draws(self, series: str, year: int) -> np.ndarray:
+        """Draws of the true value behind an observed figure (KeyError if ``year`` was not
+        observed): the figure moved by each draw's shared derivation factors, the same
+        factors as the paths' (``meta["assumption_sd"]``, one stream per assumption), and by
+        its own measurement error (its ``rel_sd`` less the shared part). Constant for an
+        official figure. What the charts draw as a past figure's uncertainty.
+
+        Examples
+        --------
+        >>> fc.observed_draws("revenue/ic", 2024).std() > 0  # a derived figure # doctest: +SKIP
+        True
+        """
+        from jqforecast.data.metrics import METRICS
+        from jqforecast.engine.series import own_rel_sd, stream
+        from jqforecast.models.transforms import Transform
+
+        metric, industry = series.split("/", 1)
+        h = self.history
+        row = h[(h["metric"] == metric) & (h["industry"] == industry) & (h["year"] == year)]
+        if row.empty:
+            raise KeyError(f"{series} has no observed figure for {year}")
+        sds = self.meta.get("assumption_sd", {})
+        seed, draws = int(self.meta.get("seed", 0)), self.n_draws
+        text = row["assumption"].iloc[0] if "assumption" in row else None
+        carried = str(text).split() if pd.notna(text) else []
+        shift = sum(
+            (sds[a] * stream(seed, "assumption", a).standard_normal(draws) for a in carried),
+            np.zeros(draws),
+        )
+        transform = Transform(METRICS[metric].kind)
+        value = float(row["value"].iloc[0])
+        true = (
+            transform.inverse(transform.forward(np.array([value])) + shift)
+            if carried
+            else (np.full(draws, value))
+        )
+        own = float(own_rel_sd(row, sds).iloc[0]) if "status" in row else 0.0
+        return with_own_error(true, transform, own, seed, series, year)
 
     def member_of(self, series: Sequence[str]) -> np.ndarray:
         """Per draw, the member(s) behind ``series`` jointly: ``"theta"`` when one member

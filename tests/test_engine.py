@@ -221,11 +221,11 @@ def test_data_types_are_respected(models):
 
 
 def test_cumulative_stock_paths_never_fall_below_the_last_value_or_from_year_to_year():
-    """Smart factories are a running total of the city's recognitions: its paths stay at or
-    above the last observation and never fall. The same values as an ordinary count (PCT
-    filings) do fall in some draws, so the test sees the projection at work. (Up to session
-    16 both were modelled alike and the raised share equalled the share of the flow's draws
-    that fell; a stock now goes to the growth model, the flow to the count model.)"""
+    """Smart factories are a running total of the city's recognitions: forecast as the sum
+    of its annual additions (whole, non-negative counts), its paths stay at or above the
+    last observation and never fall, with no draw raised to get there. The same values as
+    an ordinary count (PCT filings) do fall in some draws. (Up to session 17 the stock was
+    modelled as a level and the falling draws raised, ``meta["cumulative_raised"]``.)"""
     values = [10, 10, 11, 11, 12, 12, 13]
     data = pd.concat(
         [
@@ -237,9 +237,40 @@ def test_cumulative_stock_paths_never_fall_below_the_last_value_or_from_year_to_
     stock = fc.paths.sel(series="smart_factories/park_total").values
     flow = fc.paths.sel(series="pct_filings/park_total").values
     assert (stock >= 13).all() and (np.diff(stock, axis=1) >= 0).all()
+    assert (stock == np.round(stock)).all() and (stock[:, -1] > 13).mean() > 0.5
     assert (flow < 13).mean() > 0.05 and (np.diff(flow, axis=1) < 0).any()
-    raised = fc.meta["cumulative_raised"]
-    assert list(raised) == ["smart_factories/park_total"] and 0.05 < raised[list(raised)[0]] < 1
+    assert fc.meta["cumulative_raised"] == {}
+    assert fc.meta["stocks_from_additions"] == ["smart_factories/park_total"]
+    assert fc.meta["members_used"]["smart_factories/park_total"].keys() >= {"bayes_count"}
+
+
+def test_a_cumulative_stock_of_three_consecutive_years_is_a_level_kept_from_falling():
+    """Two additions are too few to forecast: such a stock is modelled as a level (the
+    growth model) and its falling draws raised to the running maximum."""
+    data = _table("smart_factories", "park_total", [2021, 2022, 2023], [10, 12, 13], "家")
+    fc = forecast(validate(data, warn=False), years=(2024, 2025, 2026), draws=1000, seed=0)
+    stock = fc.paths.sel(series="smart_factories/park_total").values
+    assert (stock >= 13).all() and (np.diff(stock, axis=1) >= 0).all()
+    assert fc.meta["stocks_from_additions"] == []
+    assert 0.05 < fc.meta["cumulative_raised"]["smart_factories/park_total"] < 1
+    assert "bayes_growth" in fc.meta["members_used"]["smart_factories/park_total"]
+
+
+def test_a_cumulative_stock_built_from_known_additions_is_forecast_around_them():
+    """Simulated truth: 12 years of a stock growing by Poisson(6) recognitions a year. The
+    three years ahead add about 18 (the sum of three Poisson(6)), and each draw's yearly
+    additions are whole numbers of about 6 on average."""
+    rng = np.random.default_rng(7)
+    stock = 20 + np.cumsum(rng.poisson(6.0, 12))
+    data = _table("smart_factories", "park_total", range(2012, 2024), stock, "家")
+    fc = forecast(validate(data, warn=False), years=(2024, 2025, 2026), draws=4000, seed=0)
+    paths = fc.paths.sel(series="smart_factories/park_total").values
+    added = np.diff(np.c_[np.full(len(paths), stock[-1]), paths], axis=1)
+    assert (added >= 0).all() and (added == np.round(added)).all()
+    assert abs(np.median(paths[:, -1] - stock[-1]) - 18) <= 4
+    assert 4 <= added.mean() <= 8
+    lo, hi = np.quantile(paths[:, -1] - stock[-1], [0.1, 0.9])
+    assert lo <= 13 and hi >= 23  # Poisson(18)'s own 80 % range is 13–23; parameters add
 
 
 @settings(max_examples=60, deadline=None)
@@ -363,6 +394,11 @@ def test_observed_years_hold_data_and_shared_assumption_moves_series_together():
     # both observed 2024 values are scaled by the same factor in every draw
     np.testing.assert_allclose(ic24 / 200, ai24 / 90, rtol=1e-9)
     assert np.std(np.log(ic24)) == pytest.approx(0.3, rel=0.05)
+    # a past figure's true value: the same factor in each draw, in and before the paths' years
+    np.testing.assert_allclose(fc.observed_draws("revenue/ic", 2024), ic24, rtol=1e-9)
+    np.testing.assert_allclose(fc.observed_draws("revenue/ai", 2018) / 50, ic24 / 200, rtol=1e-9)
+    with pytest.raises(KeyError, match="no observed figure for 2025"):
+        fc.observed_draws("revenue/ic", 2025)
 
 
 @pytest.mark.filterwarnings("ignore:The behavior of DataFrame concatenation:FutureWarning")
@@ -380,6 +416,7 @@ def test_an_official_figure_in_a_derived_series_carries_no_derivation_error():
         data, years=(2024, 2025, 2026), draws=4000, seed=0, assumptions={}, models="statistical"
     )
     assert np.all(fc.values("revenue/ic", 2026) == pytest.approx(260.0, rel=1e-12))
+    assert np.all(fc.observed_draws("revenue/ic", 2026) == 260.0)  # official: no error
     log_ic25 = np.log(fc.values("revenue/ic", 2025))
     assert np.median(np.exp(log_ic25)) == pytest.approx(np.sqrt(200 * 260), rel=0.02)
     assert np.std(log_ic25) == pytest.approx(0.15, rel=0.05)  # half of the shared 0.3

@@ -67,3 +67,38 @@ def test_ratio_targets_are_drawn_in_percent_levels_in_their_unit(results):
     assert ticks and all(t.endswith("%") for t in ticks) and ax.get_ylabel() == "%"
     level = plots.fan_chart(fc, load()["leading_revenue"], rows.loc["leading_revenue"], "zh")
     assert level.axes[0].get_ylabel() == "亿元"
+
+
+def test_derived_past_figures_carry_whiskers_of_their_own_uncertainty(results):
+    """The bundled history is derived: each past total of the three industries gets a
+    whisker spanning the 95 % range of its true value (the same derivation factors as the
+    fan), and the whisker's label says what it is."""
+    import numpy as np
+
+    fc, report = results
+    target = load()["leading_revenue"]
+    fig = plots.fan_chart(fc, target, report.table.set_index("id").loc["leading_revenue"], "zh")
+    ax = fig.axes[0]
+    (bars,) = ax.containers
+    segments = bars.lines[2][0].get_segments()
+    years = [int(seg[0][0]) for seg in segments]
+    assert years == [2021, 2024]  # the years all three industries were observed
+    for year, seg in zip(years, segments, strict=True):
+        total = sum(fc.observed_draws(f"revenue/{i}", year) for i in ("ic", "biomed", "ai"))
+        assert [seg[0][1], seg[1][1]] == pytest.approx(np.quantile(total, [0.025, 0.975]))
+    assert "历史值的推算不确定性（95%）" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_official_past_figures_have_no_whiskers():
+    import pandas as pd
+
+    rows = [
+        {"metric": "pct_filings", "industry": "park_total", "year": y, "value": v,
+         "unit": "件", "status": "official", "source": "test"}
+        for y, v in zip(range(2018, 2024), [300, 350, 420, 480, 560, 640], strict=True)
+    ]  # fmt: skip
+    fc = jqforecast.forecast(pd.DataFrame(rows), draws=300, seed=0, models="statistical")
+    report = jqforecast.evaluate_targets(fc)
+    row = report.table.set_index("id").loc["pct_filings"]
+    ax = plots.fan_chart(fc, load()["pct_filings"], row, "zh").axes[0]
+    assert not ax.containers

@@ -39,10 +39,12 @@ class Metric:
         ``True`` for end-of-year stocks (firm counts), ``False`` for annual flows.
     cumulative : bool
         ``True`` for a stock that never falls, such as a running total of recognitions
-        (firms keep a city's recognition once given). Its forecast paths are kept at or
-        above the last observed value and never fall from one year to the next
-        (:func:`jqforecast.engine.forecast`). A stock that can fall (a unicorn that lists
-        stops being one) is ``stock=True`` only.
+        (firms keep a city's recognition once given). It is forecast through its annual
+        additions, counts of events added up from the last observed value, so its paths
+        never fall (:func:`jqforecast.engine.series.additions`); with fewer than three
+        years of additions it is modelled as a level whose falling draws are raised to
+        the running maximum (:func:`jqforecast.engine.forecast`). A stock that can fall
+        (a unicorn that lists stops being one) is ``stock=True`` only.
     """
 
     name: str

@@ -3,7 +3,8 @@
 Per series: transform to the unconstrained scale of its data type → fit every applicable
 model → simulate → mix the members with weights learned from rolling-origin backtests →
 recalibrate → keep cumulative stocks from falling → add the shared derivation uncertainty →
-back-transform. Every random draw comes from one seed, through generators keyed by the
+back-transform (a cumulative stock with enough years is forecast as its annual additions
+and added up here). Every random draw comes from one seed, through generators keyed by the
 series id, so results do not depend on series order.
 """
 
@@ -176,6 +177,7 @@ def forecast(
         "last_observed": {s.id: s.last_year for s in series},
         "not_forecast": not_forecast,
         "cumulative_raised": raised,
+        "stocks_from_additions": [s.id for s in series if s.stock is not None],
         "units": {s.id: METRICS[s.metric].unit for s in series},
         "uncertainty_included": [
             "process noise (each model's error distribution)",
@@ -187,7 +189,12 @@ def forecast(
             "average; their disagreement moves the centre and does not widen it)",
             "measurement error of estimated/derived points (Bayesian members)",
             "derivation uncertainty shared by derived series (one factor per assumption)",
-        ],
+        ]
+        + (
+            ["cumulative stocks: the running sum of forecast annual additions (counts)"]
+            if any(s.stock is not None for s in series)
+            else []
+        ),
         "uncertainty_not_included": [
             "correlation between metrics beyond shared assumptions",
         ],
@@ -226,24 +233,37 @@ def keep_cumulative(z: np.ndarray, series: list[SeriesData], grid: list[int]) ->
     >>> z[0, 0].tolist()  # below the last value (2.0) in 2024, a fall in 2026: both raised
     [2.0, 3.0, 3.0]
     """
-    return keep_paths_cumulative(
-        z,
-        [s.id for s in series],
+    levels = [j for j, s in enumerate(series) if s.stock is None]  # additions add up anyway
+    block = z[:, levels, :]
+    raised = keep_paths_cumulative(
+        block,
+        [series[j].id for j in levels],
         {s.id: s.last_year for s in series},
         grid,
         floors={s.id: float(s.history.iloc[-1]) for s in series},
     )
+    z[:, levels, :] = block
+    return raised
 
 
 def _data_scale(
     z: np.ndarray, series: list[SeriesData], shift: np.ndarray, grid: list[int]
 ) -> xr.DataArray:
     """Paths ``z`` (draws, series, grid) moved by the shared derivation ``shift`` (same
-    shape) on the unconstrained scale, back on the data scale and labelled."""
+    shape) on the unconstrained scale, back on the data scale and labelled. A stock
+    forecast through its additions (:attr:`SeriesData.stock`) is their running sum from
+    the last observed stock, times the shared factor (whole numbers, as counts are)."""
     draws = z.shape[0]
     values = np.empty_like(z)
     for j, s in enumerate(series):
-        values[:, j, :] = s.transform.inverse(z[:, j, :] + shift[:, j, :])
+        if s.stock is None:
+            values[:, j, :] = s.transform.inverse(z[:, j, :] + shift[:, j, :])
+            continue
+        ahead = np.asarray(grid) > s.last_year
+        total = np.tile(s.stock.reindex(grid).to_numpy(), (draws, 1))
+        added = np.cumsum(s.transform.inverse(z[:, j, ahead]), axis=1)
+        total[:, ahead] = float(s.stock.iloc[-1]) + added
+        values[:, j, :] = np.round(total * np.exp(shift[:, j, :]))
     return xr.DataArray(
         values,
         dims=("draw", "series", "year"),

@@ -162,8 +162,9 @@ def measured_with_own_error(target: Target, forecast: Forecast) -> np.ndarray:
     (0.1, 650.0)
     """
     from jqforecast.data.metrics import METRICS
-    from jqforecast.engine.series import own_rel_sd, stream
+    from jqforecast.engine.series import own_rel_sd
     from jqforecast.models.transforms import Transform
+    from jqforecast.result import with_own_error
 
     history = forecast.history
     if "status" not in history or history.empty:
@@ -176,11 +177,8 @@ def measured_with_own_error(target: Target, forecast: Forecast) -> np.ndarray:
     def value(term: Term) -> np.ndarray:
         draws = np.asarray(forecast.values(term.series, term.year), dtype=float)
         sd = own.get((term.metric, term.industry, term.year), 0.0)
-        if sd == 0.0:
-            return draws
         transform = Transform(METRICS[term.metric].kind)
-        rng = stream(seed, "own error", term.series, term.year)
-        return transform.inverse(transform.forward(draws) + sd * rng.standard_normal(len(draws)))
+        return with_own_error(draws, transform, sd, seed, term.series, term.year)
 
     return np.asarray(target.measure.evaluate(value), dtype=float)
 

@@ -27,6 +27,7 @@ WORDS = {
         "gap": "缺口弥合：达到 80% 概率所需增速提升",
         "changes": "与上一次运行相比",
         "sens": "敏感性分析",
+        "sens_note": "各目标的不确定性来源，按方差占比排序。推算假设（如园区占浦东比重）的占比大，说明不确定性主要在于园区现有规模本身，取得园区官方统计即可大幅缩小，而非取决于未来增速。",
         "data": "数据来源与口径",
         "diag": "模型诊断",
         "diag_more": "展开：权重、重校准、MCMC 诊断（manifest.json 中的 models 部分）",
@@ -53,6 +54,7 @@ WORDS = {
         "gap": "Closing the gap: growth uplift for P(hit) ≥ 80%",
         "changes": "Changes since the previous run",
         "sens": "Sensitivity",
+        "sens_note": "Each target's sources of uncertainty, largest share of variance first. A large share for a derivation assumption (such as the park's share of Pudong) means the uncertainty is mostly what the park's level is today, which an official park figure would settle, rather than what growth will do.",
         "data": "Data and provenance",
         "diag": "Model diagnostics",
         "diag_more": "Show: weights, recalibration, MCMC diagnostics (manifest.json, models)",
@@ -103,7 +105,9 @@ th{background:#eef2f6}td:first-child,th:first-child{text-align:left}img{width:10
 {{ scenarios_html }}
 {% if 'scenarios' in images %}<img alt="scenarios" src="data:image/png;base64,{{ images['scenarios'] }}">{% endif %}
 {% if 'tornado' in images %}<h2>{{ w.sens }}</h2>
-<img alt="tornado" src="data:image/png;base64,{{ images['tornado'] }}">{% endif %}
+<img alt="tornado" src="data:image/png;base64,{{ images['tornado'] }}">
+<p class="note">{{ w.sens_note }}</p>
+{{ sensitivity_html }}{% endif %}
 <h2>{{ w.changes }}</h2>
 {{ changes_html }}
 <h2>{{ w.data }}</h2>
@@ -154,6 +158,7 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
             gap_html=table("gap_closing.csv", present.gap_table),
             by_member_html=table("targets_by_member.csv", present.member_table),
             scenarios_html=table("scenarios.csv", present.scenario_table),
+            sensitivity_html=table("sensitivity.csv", present.sensitivity_table),
             changes_html=table("changes.csv", present.change_table, WORDS[lang]["no_change"]),
             data_html=_markup(
                 _table(present.data_table(manifest.get("data_summary", {}), lang), "—")
@@ -274,6 +279,9 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
     for stem, heading in (("scenarios", w["scenarios"]), ("tornado", w["sens"])):
         if (run_dir / "charts" / f"{stem}.png").exists():
             picture_slide(heading, run_dir / "charts" / f"{stem}.png")
+    sensitivity = _read(run_dir, "sensitivity.csv")
+    if sensitivity is not None and not sensitivity.empty:
+        table_slide(w["sens"], present.sensitivity_table(sensitivity, targets, lang), size=11)
 
     appendix = new_slide(1)
     appendix.shapes.title.text = w["data"]

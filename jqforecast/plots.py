@@ -21,8 +21,8 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from jqforecast._io import write_atomic  # noqa: E402
-from jqforecast.data.metrics import INDUSTRIES  # noqa: E402
 from jqforecast.data.units import format_quantity  # noqa: E402
+from jqforecast.presentation import driver_label  # noqa: E402
 from jqforecast.result import Forecast  # noqa: E402
 from jqforecast.targets.definitions import Target  # noqa: E402
 from jqforecast.targets.evaluate import is_observed_figure  # noqa: E402
@@ -359,20 +359,21 @@ def missing_glyph_warnings(fig_factory) -> list[str]:
 
 
 def tornado_chart(table: pd.DataFrame, labels: dict[str, str], lang: str = "zh"):
-    """P(hit) when each driving series moves ±1 sd: one horizontal bar per (target, series)."""
+    """P(hit) when each driving series, or each shared derivation assumption, moves ±1 sd:
+    one horizontal bar per (target, driver) of :func:`jqforecast.scenarios.sensitivity`."""
     word = {
         "zh": (
-            "敏感性：各序列 ±1 个标准差时的达成概率",
+            "敏感性：各序列或推算假设 ±1 个标准差时的达成概率",
             "达成概率",
-            "序列低 1 个标准差",
-            "序列高 1 个标准差",
+            "低 1 个标准差",
+            "高 1 个标准差",
             "基准",
         ),
         "en": (
-            "Sensitivity: P(hit) with each series at ±1 sd",
+            "Sensitivity: P(hit) with each series or assumption at ±1 sd",
             "P(hit)",
-            "series −1 sd",
-            "series +1 sd",
+            "−1 sd",
+            "+1 sd",
             "baseline",
         ),
     }[lang]
@@ -387,12 +388,12 @@ def tornado_chart(table: pd.DataFrame, labels: dict[str, str], lang: str = "zh")
         ):
             ax.barh(y, rows[col] - base, left=base, color=color, height=0.6, label=name)
         ax.scatter(base, y, color="black", zorder=3, s=25, label=word[4])
-        k = 0 if lang == "zh" else 1
+        drivers = rows["driver"] if "driver" in rows else pd.Series("series", index=rows.index)
         ax.set_yticks(
             y,
             [
-                f"{labels.get(t, t)} · {INDUSTRIES.get(s.split('/')[-1], (s, s))[k]}"
-                for t, s in zip(rows["target"], rows["series"], strict=True)
+                f"{labels.get(t, t)} · {driver_label(d, s, lang)}"
+                for t, s, d in zip(rows["target"], rows["series"], drivers, strict=True)
             ],
         )
         ax.legend(loc="lower right", frameon=False)

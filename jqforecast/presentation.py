@@ -42,6 +42,10 @@ HEADERS = {
         "change": "变化",
         "significant": "超出蒙特卡洛误差",
         "cause": "可能原因",
+        "driver": "不确定性来源",
+        "var_share": "方差占比",
+        "p_low": "低 1 个标准差时达成概率",
+        "p_high": "高 1 个标准差时达成概率",
     },
     "en": {
         "target": "Target",
@@ -72,6 +76,10 @@ HEADERS = {
         "change": "Change",
         "significant": "Beyond Monte Carlo error",
         "cause": "Likely cause",
+        "driver": "Source of uncertainty",
+        "var_share": "Share of variance",
+        "p_low": "P(hit) at −1 sd",
+        "p_high": "P(hit) at +1 sd",
     },
 }
 
@@ -227,6 +235,58 @@ def member_table(by_member: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh
             h["member"]: by_member["member"],
             h["weight"]: by_member["weight"].map(lambda w: f"{w:.3f}"),
             h["member_p"]: by_member["p_hit"].map(_pct),
+        }
+    )
+
+
+ASSUMPTION_PREFIX = {"zh": "推算假设：", "en": "assumption: "}
+
+
+def driver_label(driver: str, name: str, lang: str = "zh") -> str:
+    """A row of ``sensitivity.csv`` in words: a series by its industry, a derivation
+    assumption by its label in ``assumptions.yaml`` (its id if it has none).
+
+    >>> driver_label("series", "revenue/ic"), driver_label("assumption", "park_share_of_pudong")
+    ('集成电路', '推算假设：金桥园区占浦东比重')
+    """
+    from jqforecast.data.metrics import INDUSTRIES
+
+    if driver == "assumption":
+        return ASSUMPTION_PREFIX[lang] + _assumption_labels(lang).get(name, name)
+    code = name.split("/")[-1]
+    return INDUSTRIES.get(code, (name, name))[0 if lang == "zh" else 1]
+
+
+def _assumption_labels(lang: str) -> dict[str, str]:
+    from jqforecast.data.derive import load_assumptions
+
+    try:
+        return {a: spec.label(lang) for a, spec in load_assumptions().items()}
+    except (FileNotFoundError, KeyError, ValueError):  # no bundled registry: ids are shown
+        return {}
+
+
+def sensitivity_table(
+    sensitivity: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh"
+) -> pd.DataFrame:
+    """``sensitivity.csv`` for readers: per target (file order), each source of uncertainty
+    (series or derivation assumption) by its share of the variance, largest first, with
+    P(hit) when it is one standard deviation low or high."""
+    h, labels = HEADERS[lang], _labels(targets, lang)
+    order = {t: k for k, t in enumerate(targets["id"])}
+    drivers = sensitivity.get("driver", pd.Series("series", index=sensitivity.index))
+    frame = sensitivity.assign(_driver=drivers, _order=sensitivity["target"].map(order))
+    frame = frame.sort_values(["_order", "variance_share"], ascending=[True, False])
+    return pd.DataFrame(
+        {
+            h["target"]: frame["target"].map(labels),
+            h["driver"]: [
+                driver_label(d, s, lang)
+                for d, s in zip(frame["_driver"], frame["series"], strict=True)
+            ],
+            h["var_share"]: frame["variance_share"].map(_pct),
+            h["p_low"]: frame["p_hit_minus_1sd"].map(_pct),
+            h["p_high"]: frame["p_hit_plus_1sd"].map(_pct),
         }
     )
 

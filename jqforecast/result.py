@@ -131,12 +131,37 @@ class Forecast:
             raise KeyError(f"year {year} not in forecast; available: {self.years}")
         return self.paths.sel(series=series, year=year).values
 
+    def assumption_factors(self) -> dict[str, np.ndarray]:
+        """Each shared derivation assumption's standard-normal factor, one per draw: the
+        paths of the series derived with assumption ``a`` were moved by
+        ``meta["assumption_sd"][a] × factor`` on their unconstrained scale (the same
+        streams as :func:`jqforecast.engine.forecast`)."""
+        from jqforecast.engine.series import stream
+
+        seed = int(self.meta.get("seed", 0))
+        sds = self.meta.get("assumption_sd", {})
+        return {a: stream(seed, "assumption", a).standard_normal(self.n_draws) for a in sds}
+
+    def assumptions_of(self, series: str, year: int) -> list[str]:
+        """The shared assumptions a series' value in ``year`` carries: those its figure of
+        that year was derived with, or, for a year it was not observed in, its latest
+        figure's before that year (what a forecast starts from; an official figure: none)."""
+        metric, industry = series.split("/", 1)
+        h = self.history
+        if "assumption" not in h:
+            return []
+        rows = h[(h["metric"] == metric) & (h["industry"] == industry) & (h["year"] <= year)]
+        if rows.empty:
+            return []
+        text = rows.sort_values("year")["assumption"].iloc[-1]
+        return sorted(str(text).split()) if pd.notna(text) else []
+
     def observed_draws(self, series: str, year: int) -> np.ndarray:
         """Draws of the true value behind an observed figure (KeyError if ``year`` was not
         observed): the figure moved by each draw's shared derivation factors, the same
-        factors as the paths' (``meta["assumption_sd"]``, one stream per assumption), and by
-        its own measurement error (its ``rel_sd`` less the shared part). Constant for an
-        official figure. What the charts draw as a past figure's uncertainty.
+        factors as the paths' (:meth:`assumption_factors`), and by its own measurement
+        error (its ``rel_sd`` less the shared part). Constant for an official figure. What
+        the charts draw as a past figure's uncertainty.
 
         Examples
         --------
@@ -144,7 +169,7 @@ class Forecast:
         True
         """
         from jqforecast.data.metrics import METRICS
-        from jqforecast.engine.series import own_rel_sd, stream
+        from jqforecast.engine.series import own_rel_sd
         from jqforecast.models.transforms import Transform
 
         metric, industry = series.split("/", 1)
@@ -154,19 +179,15 @@ class Forecast:
             raise KeyError(f"{series} has no observed figure for {year}")
         sds = self.meta.get("assumption_sd", {})
         seed, draws = int(self.meta.get("seed", 0)), self.n_draws
-        text = row["assumption"].iloc[0] if "assumption" in row else None
-        carried = str(text).split() if pd.notna(text) else []
-        shift = sum(
-            (sds[a] * stream(seed, "assumption", a).standard_normal(draws) for a in carried),
-            np.zeros(draws),
-        )
-        transform = Transform(METRICS[metric].kind)
         value = float(row["value"].iloc[0])
-        true = (
-            transform.inverse(transform.forward(np.array([value])) + shift)
-            if carried
-            else (np.full(draws, value))
-        )
+        carried = self.assumptions_of(series, year)
+        transform = Transform(METRICS[metric].kind)
+        if carried:
+            factors = self.assumption_factors()
+            shift = sum(sds[a] * factors[a] for a in carried)
+            true = transform.inverse(transform.forward(np.array([value])) + shift)
+        else:
+            true = np.full(draws, value)
         own = float(own_rel_sd(row, sds).iloc[0]) if "status" in row else 0.0
         return with_own_error(true, transform, own, seed, series, year)
 

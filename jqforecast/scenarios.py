@@ -18,6 +18,7 @@ import yaml
 from scipy.optimize import brentq
 
 from jqforecast.data.metrics import METRICS, Kind
+from jqforecast.models.transforms import Transform
 from jqforecast.result import Forecast, keep_cumulative
 from jqforecast.targets.definitions import Target, TargetSet
 from jqforecast.targets.definitions import load as load_targets
@@ -376,14 +377,24 @@ def gap_closing(
 
 
 def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.DataFrame:
-    """Which series' uncertainty drives each target's probability (a tornado table).
+    """Which series' uncertainty, and which derivation assumption, drives each target's
+    probability (a tornado table; column ``driver`` says which a row is).
 
     For every modelled target and every series in its measure: P(hit) when that series' paths
     are moved down and up by one standard deviation of its own log outcome in the target year
     (all other series unchanged, same draws), and the series' share of the measured quantity's
     variance, ``cov(x_s, X) / var(X)`` — exact for sums, where the shares add to one.
+
+    For every shared derivation assumption the measured series carry
+    (:meth:`Forecast.assumptions_of`; e.g. the park's share of Pudong behind all three
+    revenues): P(hit) were the assumption exactly one of its standard deviations low or high
+    in every draw (each draw's factor replaced by ∓1, the rest of the draw kept), and the
+    share of the quantity's variance that goes with the factor, ``corr(X, factor)²``. It
+    says how much of a target's uncertainty is what the park's level *is* (an official
+    figure would settle it) rather than what it will do.
     """
     rows = []
+    factors = forecast.assumption_factors()
     for t in evaluable(forecast, targets):
         total = measured(t, forecast)
         var = float(np.var(total))
@@ -410,6 +421,7 @@ def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.Data
             rows.append(
                 {
                     "target": t.id,
+                    "driver": "series",
                     "series": s,
                     "p_hit": base,
                     "p_hit_minus_1sd": out[-1],
@@ -418,4 +430,38 @@ def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.Data
                     "variance_share": share,
                 }
             )
+        carried = sorted({a for s in t.series for a in forecast.assumptions_of(s, t.year)})
+        for a in carried:
+            out = {sign: float(np.mean(t.hit(_assumption_at(t, forecast, a, sign, factors[a]))))
+                   for sign in (-1, 1)}  # fmt: skip
+            share = float(np.corrcoef(total, factors[a])[0, 1] ** 2) if var > 0 else float("nan")
+            rows.append(
+                {
+                    "target": t.id,
+                    "driver": "assumption",
+                    "series": a,
+                    "p_hit": base,
+                    "p_hit_minus_1sd": out[-1],
+                    "p_hit_plus_1sd": out[1],
+                    "swing": out[1] - out[-1],
+                    "variance_share": share,
+                }
+            )
     return pd.DataFrame(rows)
+
+
+def _assumption_at(
+    t: Target, forecast: Forecast, assumption: str, at: float, factor: np.ndarray
+) -> np.ndarray:
+    """The target's measure with every draw's factor of ``assumption`` set to ``at`` (in
+    its standard deviations) in the series that carry it, the rest of each draw kept."""
+    sd = forecast.meta["assumption_sd"][assumption]
+
+    def value(term):
+        x = forecast.values(term.series, term.year)
+        if assumption not in forecast.assumptions_of(term.series, term.year):
+            return x
+        transform = Transform(METRICS[term.metric].kind)
+        return transform.inverse(transform.forward(x) + sd * (at - factor))
+
+    return np.asarray(t.measure.evaluate(value), dtype=float)

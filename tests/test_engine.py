@@ -773,3 +773,25 @@ def test_group_fits_in_processes_give_the_same_forecast():
         return sorted(str(w.message) for w in caught if "poor convergence" in str(w.message))
 
     assert poor(here_warned) == poor(spread_warned)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    z=hnp.arrays(float, (50, 3), elements=st.floats(np.log(0.5), 12)),  # counts ≥ 0
+    last=st.floats(np.log(0.5), 10),
+)
+def test_the_count_envelope_admits_what_the_level_envelope_does_and_more_for_small_counts(z, last):
+    """On log(c + ½), counts are bounded by their rate: every value the level envelope
+    keeps, the count envelope keeps too; for small counts it admits more (sampling noise),
+    for large ones about the same."""
+    from jqforecast.engine.series import envelope
+
+    steps = np.arange(1, 4)
+    level, count = envelope(z, last, steps), envelope(z, last, steps, Kind.COUNT)
+    kept = level == z
+    np.testing.assert_array_equal(count[kept], z[kept])
+    assert (np.abs(count - z) <= np.abs(level - z) + 1e-12).all()
+    hi_level = np.exp(last + steps) - 0.5
+    hi_count = np.exp(envelope(np.full(3, 50.0), last, steps, Kind.COUNT)) - 0.5
+    extra = hi_count - hi_level  # 3 Poisson sds of the highest admitted rate
+    np.testing.assert_allclose(extra, 3 * np.sqrt(hi_level), rtol=1e-9)

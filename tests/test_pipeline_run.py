@@ -97,14 +97,20 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     deck = Presentation(str(latest / "briefing.pptx"))
     modelled = (targets["kind"] == "modelled").sum()
     extra = sum((latest / "charts" / f"{c}.png").exists() for c in ("scenarios", "tornado"))
+    sources = int((latest / "sensitivity.csv").stat().st_size > 1)
     # title, summary chart and table, targets, gap-closing table, scenario comparison /
-    # tornado when drawn, appendix
-    assert len(deck.slides) == 1 + 2 + modelled + 1 + extra + 1
+    # tornado when drawn, the sources-of-uncertainty table, appendix
+    assert len(deck.slides) == 1 + 2 + modelled + 1 + extra + sources + 1
+    assert "不确定性来源" in html  # the sources-of-uncertainty table, under the tornado
     tables = [sh.table for s in deck.slides for sh in s.shapes if sh.has_table]
-    assert len(tables) == 2 and len(tables[0].rows) == 1 + len(targets)  # every target
+    assert len(tables) == 2 + sources and len(tables[0].rows) == 1 + len(targets)
     assert tables[0].cell(0, 1).text == "达成概率"
     assert len(tables[1].rows) == 1 + 2 * modelled  # two start years each
     assert tables[1].cell(0, 0).text == "目标" and tables[1].cell(0, 1).text == "提升起始年"
+    sensitivity_rows = len(pd.read_csv(latest / "sensitivity.csv"))
+    assert (
+        len(tables[2].rows) == 1 + sensitivity_rows and tables[2].cell(0, 1).text == "不确定性来源"
+    )
     texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
     assert any("P(hit)" in t or "达成概率" in t for t in texts)
     gaps = pd.read_csv(latest / "gap_closing.csv")

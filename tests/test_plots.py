@@ -102,3 +102,23 @@ def test_official_past_figures_have_no_whiskers():
     row = report.table.set_index("id").loc["pct_filings"]
     ax = plots.fan_chart(fc, load()["pct_filings"], row, "zh").axes[0]
     assert not ax.containers
+
+
+def test_the_tornado_names_the_derivation_assumptions_that_drive_a_target(results):
+    """The bundled revenues are all derived with the park's share of Pudong: its row is in
+    the tornado, labelled in words from assumptions.yaml, not by its id."""
+    from jqforecast.scenarios import sensitivity
+
+    fc, report = results
+    labels = dict(zip(report.table["id"], report.table["label_zh"], strict=True))
+    ax = plots.tornado_chart(sensitivity(fc), labels, "zh").axes[0]
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert "三大先导产业总营收 · 推算假设：金桥园区占浦东比重" in ticks
+    assert not any("park_share_of_pudong" in t for t in ticks)
+
+
+def test_every_bundled_assumption_has_labels_in_both_languages():
+    from jqforecast.data.derive import load_assumptions
+
+    for a in load_assumptions().values():
+        assert a.label("zh") != a.id and a.label("en") != a.id, a.id

@@ -107,3 +107,33 @@ def test_change_table_translates_causes_and_signs_the_move():
     assert zh["可能原因"].tolist() == ["软件、随机种子", "在蒙特卡洛误差之内"]
     assert zh["超出蒙特卡洛误差"].tolist() == ["是", "否"]
     assert change_table(changes, TARGETS, "en")["Likely cause"][0] == "software, seed"
+
+
+def test_sensitivity_table_orders_sources_by_their_share_in_the_targets_order():
+    from jqforecast.presentation import sensitivity_table
+
+    sens = pd.DataFrame(
+        {
+            "target": ["rd", "revenue", "revenue", "revenue"],
+            "driver": ["series", "series", "assumption", "assumption"],
+            "series": ["rd_intensity/park_total", "revenue/ic", "park_share_of_pudong", "x_y"],
+            "p_hit": [0.286, 0.49, 0.49, 0.49],
+            "p_hit_minus_1sd": [0.056, 0.34, 0.004, 0.4],
+            "p_hit_plus_1sd": [0.691, 0.67, 0.998, 0.6],
+            "swing": [0.635, 0.33, 0.994, 0.2],
+            "variance_share": [1.0, 0.376, 0.86, 0.01],
+        }
+    )
+    zh = sensitivity_table(sens, TARGETS, "zh")
+    assert zh.columns.tolist() == [
+        "目标", "不确定性来源", "方差占比", "低 1 个标准差时达成概率", "高 1 个标准差时达成概率"
+    ]  # fmt: skip
+    assert zh.values.tolist() == [
+        ["总营收", "推算假设：金桥园区占浦东比重", "86%", "0%", "100%"],
+        ["总营收", "集成电路", "38%", "34%", "67%"],
+        ["总营收", "推算假设：x_y", "1%", "40%", "60%"],  # not in assumptions.yaml: its id
+        ["研发强度", "园区合计", "100%", "6%", "69%"],
+    ]
+    en = sensitivity_table(sens, TARGETS, "en")
+    assert en.iloc[0, :2].tolist() == ["Revenue", "assumption: Jinqiao's share of Pudong"]
+    assert en.iloc[1, 1] == "Integrated circuits"

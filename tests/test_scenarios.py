@@ -176,9 +176,53 @@ def test_yaml_scenarios_and_table(fc, tmp_path):
 
 def test_sensitivity_shares_add_up_for_sums_and_swings_are_monotone(fc):
     table = sensitivity(fc)
-    revenue = table[table["target"] == "leading_revenue"]
+    revenue = table[(table["target"] == "leading_revenue") & (table["driver"] == "series")]
     assert set(revenue["series"]) == {"revenue/ic", "revenue/biomed", "revenue/ai"}
     assert revenue["variance_share"].sum() == pytest.approx(1.0, abs=1e-9)
+    shared = table[(table["target"] == "leading_revenue") & (table["driver"] == "assumption")]
+    assert shared["series"].tolist() == ["park_share_of_pudong"]  # all three carry it
     # moving a series up can only help a ">=" target, moving it down only hurt
     assert (table["p_hit_plus_1sd"] >= table["p_hit"]).all()
     assert (table["p_hit_minus_1sd"] <= table["p_hit"]).all()
+
+
+def test_sensitivity_to_an_assumption_by_hand(tmp_path):
+    """One derived series, 100 × exp(0.3 f) in 2026 where f is the forecast's own factor of
+    the assumption "share" (sd 0.3), against a target of ≥ 100: P(hit) ½; the assumption
+    at +1 sd puts every draw at 100 · e^0.3 (P 1), at −1 sd at 100 · e^−0.3 (P 0); the
+    factor carries all of the variance. An official figure carries no assumption."""
+    import xarray as xr
+
+    from jqforecast.result import Forecast
+
+    history = pd.DataFrame(
+        {"metric": ["revenue", "revenue"], "industry": ["ic", "ai"], "year": [2024, 2024],
+         "value": [100.0, 50.0], "status": ["derived", "official"],
+         "assumption": ["share", None], "rel_sd": [0.3, None]}
+    )  # fmt: skip
+    meta = {"seed": 3, "assumption_sd": {"share": 0.3}}
+    empty = xr.DataArray(np.zeros((4000, 2, 1)), dims=("draw", "series", "year"),
+                         coords={"draw": range(4000), "series": ["revenue/ic", "revenue/ai"],
+                                 "year": [2026]})  # fmt: skip
+    f = Forecast(empty, history, meta).assumption_factors()["share"]
+    paths = empty.copy(data=np.stack([100 * np.exp(0.3 * f), np.full(4000, 50.0)], 1)[..., None])
+    fc = Forecast(paths, history, meta)
+    assert fc.assumptions_of("revenue/ic", 2026) == ["share"]
+    assert fc.assumptions_of("revenue/ai", 2026) == []
+    spec = tmp_path / "targets.yaml"
+    spec.write_text(
+        "targets:\n"
+        + "".join(
+            f"  - {{id: {i}, label_zh: {i}, label_en: {i}, measure: 'revenue.{i}[2026]',"
+            f" comparator: '>=', threshold: {v}, unit: 亿元}}\n"
+            for i, v in (("ic", 100), ("ai", 40))
+        ),
+        encoding="utf-8",
+    )
+    table = sensitivity(fc, load(spec, include_default=False)).set_index(["target", "driver"])
+    row = table.loc[("ic", "assumption")]
+    assert row["series"] == "share"
+    assert row["p_hit"] == pytest.approx(np.mean(f >= 0))
+    assert (row["p_hit_minus_1sd"], row["p_hit_plus_1sd"]) == (0.0, 1.0)
+    assert row["variance_share"] > 0.9  # corr(100·e^(0.3f), f)² (not 1: exp is not linear)
+    assert "assumption" not in table.loc["ai"].index

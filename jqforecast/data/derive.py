@@ -38,6 +38,12 @@ class Assumption:
     rel_sd: float
     basis: str
     source: str
+    label_zh: str = ""  # short labels for charts (the id when missing)
+    label_en: str = ""
+
+    def label(self, lang: str = "zh") -> str:
+        """The short label in ``lang`` ("zh" or "en"), else the id."""
+        return (self.label_zh if lang == "zh" else self.label_en) or self.id
 
 
 def load_assumptions(path: str | Path | None = None) -> dict[str, Assumption]:
@@ -45,7 +51,15 @@ def load_assumptions(path: str | Path | None = None) -> dict[str, Assumption]:
     path = Path(path) if path else raw_dir() / "inputs" / "assumptions.yaml"
     spec = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     return {
-        key: Assumption(key, float(v["value"]), float(v["rel_sd"]), v["basis"], v["source"])
+        key: Assumption(
+            key,
+            float(v["value"]),
+            float(v["rel_sd"]),
+            v["basis"],
+            v["source"],
+            str(v.get("label_zh", "")),
+            str(v.get("label_en", "")),
+        )
         for key, v in spec.items()
     }
 

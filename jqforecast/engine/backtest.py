@@ -95,7 +95,8 @@ def _pooled_backtest_fit(job: tuple) -> dict[str, np.ndarray]:
         train = trains[s.id].dropna()
         last = int(train.index[-1])
         cols = [years.index(last + h) for h in range(1, horizon + 1)]
-        out[s.id] = envelope(paths[:, j, cols], float(train.iloc[-1]), np.arange(1, horizon + 1))
+        steps = np.arange(1, horizon + 1)
+        out[s.id] = envelope(paths[:, j, cols], float(train.iloc[-1]), steps, s.transform.kind)
     return out
 
 

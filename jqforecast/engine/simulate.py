@@ -189,7 +189,7 @@ def member_group_paths(
         for k, s in enumerate(group):
             last = float(s.history.dropna().iloc[-1])
             ahead = np.maximum(np.array(grid) - s.last_year, 0)
-            paths[:, k, :] = envelope(paths[:, k, :], last, ahead)
+            paths[:, k, :] = envelope(paths[:, k, :], last, ahead, s.transform.kind)
         return paths
     for k, s in enumerate(group):
         horizon = max(grid) - s.last_year

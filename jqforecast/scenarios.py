@@ -418,36 +418,30 @@ def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.Data
             )
             cov = np.cov(part, total)
             share = float(cov[0, 1] / cov[1, 1]) if var > 0 else float("nan")
-            rows.append(
-                {
-                    "target": t.id,
-                    "driver": "series",
-                    "series": s,
-                    "p_hit": base,
-                    "p_hit_minus_1sd": out[-1],
-                    "p_hit_plus_1sd": out[1],
-                    "swing": out[1] - out[-1],
-                    "variance_share": share,
-                }
-            )
+            rows.append(_sensitivity_row(t.id, "series", s, base, out, share))
         carried = sorted({a for s in t.series for a in forecast.assumptions_of(s, t.year)})
         for a in carried:
             out = {sign: float(np.mean(t.hit(_assumption_at(t, forecast, a, sign, factors[a]))))
                    for sign in (-1, 1)}  # fmt: skip
             share = float(np.corrcoef(total, factors[a])[0, 1] ** 2) if var > 0 else float("nan")
-            rows.append(
-                {
-                    "target": t.id,
-                    "driver": "assumption",
-                    "series": a,
-                    "p_hit": base,
-                    "p_hit_minus_1sd": out[-1],
-                    "p_hit_plus_1sd": out[1],
-                    "swing": out[1] - out[-1],
-                    "variance_share": share,
-                }
-            )
+            rows.append(_sensitivity_row(t.id, "assumption", a, base, out, share))
     return pd.DataFrame(rows)
+
+
+def _sensitivity_row(
+    target: str, driver: str, name: str, base: float, out: dict, share: float
+) -> dict:
+    """One row of :func:`sensitivity`: P(hit) at −1 and +1 sd (``out``) around ``base``."""
+    return {
+        "target": target,
+        "driver": driver,
+        "series": name,
+        "p_hit": base,
+        "p_hit_minus_1sd": out[-1],
+        "p_hit_plus_1sd": out[1],
+        "swing": out[1] - out[-1],
+        "variance_share": share,
+    }
 
 
 def _assumption_at(

@@ -392,7 +392,7 @@ def tornado_chart(table: pd.DataFrame, labels: dict[str, str], lang: str = "zh")
         ax.set_yticks(
             y,
             [
-                f"{labels.get(t, t)} · {driver_label(d, s, lang)}"
+                f"{labels.get(t, t)}\n{driver_label(d, s, lang)}"  # two lines: long in English
                 for t, s, d in zip(rows["target"], rows["series"], drivers, strict=True)
             ],
         )
@@ -400,6 +400,6 @@ def tornado_chart(table: pd.DataFrame, labels: dict[str, str], lang: str = "zh")
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_xlabel(word[1])
-        ax.set_title(word[0])
+        fig.suptitle(word[0], fontsize=plt.rcParams["axes.titlesize"])  # over the figure
         fig.tight_layout()
     return fig

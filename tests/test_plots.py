@@ -113,7 +113,7 @@ def test_the_tornado_names_the_derivation_assumptions_that_drive_a_target(result
     labels = dict(zip(report.table["id"], report.table["label_zh"], strict=True))
     ax = plots.tornado_chart(sensitivity(fc), labels, "zh").axes[0]
     ticks = [t.get_text() for t in ax.get_yticklabels()]
-    assert "三大先导产业总营收 · 推算假设：金桥园区占浦东比重" in ticks
+    assert "三大先导产业总营收\n推算假设：金桥园区占浦东比重" in ticks
     assert not any("park_share_of_pudong" in t for t in ticks)
 
 

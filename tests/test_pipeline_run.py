@@ -54,6 +54,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     manifest = load_manifest(latest)
     targets = pd.read_csv(latest / "targets.csv")
     assert manifest["status"] == "success" and manifest["seed"] == 3
+    assert manifest["models"]["stocks_from_additions"] == ["smart_factories/park_total"]
     modelled = targets[targets["kind"] == "modelled"]
     assert (modelled["p_hit_lo"] <= modelled["p_hit"]).all()
     assert (modelled["p_hit"] <= modelled["p_hit_hi"]).all()

@@ -277,6 +277,7 @@ def run(
                 "weights_info",
                 "calibration",
                 "cumulative_raised",
+                "stocks_from_additions",
                 "members_used",
                 "skipped",
                 "assumption_sd",

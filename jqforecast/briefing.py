@@ -44,7 +44,7 @@ WORDS = {
         "observed": "已有实际值",
         "no_change": "无上一次运行可比较",
         "derived_note": "内置数据均为依据公开数据推算（status=derived），非园区官方统计；详见 data/raw/SOURCES.md。",
-        "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、指数平滑、ARIMA、Theta）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；滚动回测显示区间偏差显著的预测期，按真实年度序列的回测重校准分位数（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入。",
+        "method": "方法：统计模型（带漂移随机游走、阻尼漂移随机游走、指数平滑、ARIMA、Theta）与贝叶斯分层模型（PyMC）组合，联合样本路径逐条计算达成概率；滚动回测显示区间偏差显著的预测期，按真实年度序列的回测重校准分位数（PIT 分位数重校准）；推算假设的不确定性作为共同因子计入；累计认定类指标（如市级智能工厂）按每年新增数（计数模型）预测后逐年累加，不会下降。",
     },
     "en": {
         "title": "Jinqiao Park, Zhangjiang Hi-tech Zone: will the 2026 targets be hit?",
@@ -77,7 +77,9 @@ WORDS = {
         "an ensemble; P(hit) computed draw by draw on joint sample paths; quantiles "
         "recalibrated where rolling-origin backtests of real yearly series showed significant "
         "miscalibration (PIT recalibration); "
-        "the uncertainty of derivation assumptions enters as shared factors.",
+        "the uncertainty of derivation assumptions enters as shared factors; running totals "
+        "of recognitions (smart factories) are forecast as yearly additions (a count model) "
+        "and added up, so they never fall.",
     },
 }
 

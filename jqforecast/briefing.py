@@ -27,6 +27,8 @@ WORDS = {
         "gap": "缺口弥合：达到 80% 概率所需增速提升",
         "changes": "与上一次运行相比",
         "sens": "敏感性分析",
+        "checkpoints": "中期检查点：目标年前一年需达到的水平",
+        "checkpoints_note": "联合样本路径把每条路径的前一年与目标年联系起来：前一年（如 2025 年）统计数据公布时，若达到下表水平，目标的达成概率即为所列概率（对每条路径的达成与否按其前一年的值做逻辑回归得到）。",
         "sens_note": "各目标的不确定性来源，按方差占比排序。推算假设（如园区占浦东比重）的占比大，说明不确定性主要在于园区现有规模本身，取得园区官方统计即可大幅缩小，而非取决于未来增速。",
         "data": "数据来源与口径",
         "diag": "模型诊断",
@@ -54,6 +56,8 @@ WORDS = {
         "gap": "Closing the gap: growth uplift for P(hit) ≥ 80%",
         "changes": "Changes since the previous run",
         "sens": "Sensitivity",
+        "checkpoints": "Checkpoints: the level to reach the year before",
+        "checkpoints_note": "The joint sample paths tie each draw's year before the target year to the target year: when that year's figures (e.g. 2025's) are published, a level at the one below gives the target the probability listed (a logistic regression of each draw's hit on its value the year before).",
         "sens_note": "Each target's sources of uncertainty, largest share of variance first. A large share for a derivation assumption (such as the park's share of Pudong) means the uncertainty is mostly what the park's level is today, which an official park figure would settle, rather than what growth will do.",
         "data": "Data and provenance",
         "diag": "Model diagnostics",
@@ -103,6 +107,9 @@ th{background:#eef2f6}td:first-child,th:first-child{text-align:left}img{width:10
 {% for key, img in images.items() if key.startswith('fan_') %}<img alt="{{ key }}" src="data:image/png;base64,{{ img }}">{% endfor %}
 <h2>{{ w.gap }}</h2>
 {{ gap_html }}
+<h2>{{ w.checkpoints }}</h2>
+<p class="note">{{ w.checkpoints_note }}</p>
+{{ checkpoints_html }}
 <h2>{{ w.scenarios }}</h2>
 {{ scenarios_html }}
 {% if 'scenarios' in images %}<img alt="scenarios" src="data:image/png;base64,{{ images['scenarios'] }}">{% endif %}
@@ -161,6 +168,7 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
             by_member_html=table("targets_by_member.csv", present.member_table),
             scenarios_html=table("scenarios.csv", present.scenario_table),
             sensitivity_html=table("sensitivity.csv", present.sensitivity_table),
+            checkpoints_html=table("checkpoints.csv", present.checkpoint_table),
             changes_html=table("changes.csv", present.change_table, WORDS[lang]["no_change"]),
             data_html=_markup(
                 _table(present.data_table(manifest.get("data_summary", {}), lang), "—")
@@ -278,6 +286,9 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
         picture_slide(f"{label} — {getattr(row, f'verdict_{lang}')}", chart, bullets)
     if gaps is not None and not gaps.empty:
         table_slide(w["gap"], present.gap_table(gaps, targets, lang))
+    marks = _read(run_dir, "checkpoints.csv")
+    if marks is not None and not marks.empty:
+        table_slide(w["checkpoints"], present.checkpoint_table(marks, targets, lang))
     for stem, heading in (("scenarios", w["scenarios"]), ("tornado", w["sens"])):
         if (run_dir / "charts" / f"{stem}.png").exists():
             picture_slide(heading, run_dir / "charts" / f"{stem}.png")

@@ -46,6 +46,10 @@ HEADERS = {
         "var_share": "方差占比",
         "p_low": "低 1 个标准差时达成概率",
         "p_high": "高 1 个标准差时达成概率",
+        "checkpoint_year": "检查年份",
+        "checkpoint": "需达到的水平",
+        "checkpoint_p": "达到该水平时的达成概率",
+        "p_reach": "预测达到该水平的概率",
     },
     "en": {
         "target": "Target",
@@ -80,6 +84,10 @@ HEADERS = {
         "var_share": "Share of variance",
         "p_low": "P(hit) at −1 sd",
         "p_high": "P(hit) at +1 sd",
+        "checkpoint_year": "Checkpoint year",
+        "checkpoint": "Level to reach",
+        "checkpoint_p": "P(hit) when reached",
+        "p_reach": "P(reaching it), forecast",
     },
 }
 
@@ -100,6 +108,13 @@ NOTES = {
         "derivation error": "年，估计或推算值）：达成概率已计入数值自身误差"
         "与共同推算假设的不确定性",
         ")": "年）",
+        "): the checkpoint year's figures are official": "年）：检查年份已有官方数据",
+        "multi-year measure: no single earlier value to watch": "跨年累计指标，无单一年份检查点",
+        "P(hit) is 0 or 1 whatever the value: no checkpoint": (
+            "无论该年水平如何，达成概率均为 0 或 1"
+        ),
+        "the value does not vary across draws: no checkpoint": "该年水平在各路径间无差异",
+        "P(hit) hardly depends on the value: no checkpoint": "达成概率几乎不随该年水平变化",
     },
     "en": {
         "already": "already at or above 80%",
@@ -129,6 +144,8 @@ def _note(note: object, lang: str) -> str:
         if note.startswith(prefix) and prefix in NOTES[lang]:
             return NOTES[lang][prefix] + note[len(prefix) :]
     words = NOTES[lang]
+    if note in words and " " in note:  # a whole standard note (not a one-word table key)
+        return words[note]
     if note.startswith("observed (") and "observed (" in words:  # observed (2026)[: why]
         years, _, rest = note[len("observed (") :].partition(")")
         return words["observed ("] + years + words.get(")" + rest, ")" + rest)
@@ -237,6 +254,30 @@ def member_table(by_member: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh
             h["member_p"]: by_member["p_hit"].map(_pct),
         }
     )
+
+
+def checkpoint_table(table: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """``checkpoints.csv`` for readers: per target, the level its measure must reach in the
+    checkpoint year (with units, ``≥`` or ``≤``) for P(hit) to be each level, and the
+    forecast's chance of getting there; rows without a checkpoint say why."""
+    h, labels = HEADERS[lang], _labels(targets, lang)
+    rows = []
+    for r in table.itertuples(index=False):
+        if pd.isna(r.value):
+            level = _note(r.note, lang)
+        else:
+            sign = "≥" if r.direction == ">=" else "≤"
+            level = f"{sign} {format_quantity(r.value, r.unit)}"
+        rows.append(
+            {
+                h["target"]: labels.get(r.target, r.target),
+                h["checkpoint_year"]: r.year,
+                h["checkpoint_p"]: _pct(r.level),
+                h["checkpoint"]: level,
+                h["p_reach"]: _pct(r.p_reach),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 ASSUMPTION_PREFIX = {"zh": "推算假设：", "en": "assumption: "}

@@ -35,7 +35,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     assert result.exit_code == 0, result.output
     # not a terminal (as under cron): plain timestamped lines, one per stage start and end
     lines = result.output.splitlines()
-    assert sum(" jqforecast stage " in line and " done " in line for line in lines) == 12
+    assert sum(" jqforecast stage " in line and " done " in line for line in lines) == 13
     assert any(line.endswith("jqforecast stage forecast started") for line in lines)
     # --verbose: the members that draw and their shares (--quick: the shipped reference
     # weights learned for the statistical members alone, more than one of them drawing)
@@ -69,6 +69,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
         "scenarios",
         "gap closing",
         "sensitivity",
+        "checkpoints",
         "write outputs",
         "changes",
         "charts",
@@ -79,6 +80,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
         "scenarios.csv",
         "gap_closing.csv",
         "sensitivity.csv",
+        "checkpoints.csv",
         "charts/tornado.png",
         "charts/summary.png",
         "charts/summary.svg",
@@ -99,19 +101,20 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     modelled = (targets["kind"] == "modelled").sum()
     extra = sum((latest / "charts" / f"{c}.png").exists() for c in ("scenarios", "tornado"))
     sources = int((latest / "sensitivity.csv").stat().st_size > 1)
-    # title, summary chart and table, targets, gap-closing table, scenario comparison /
-    # tornado when drawn, the sources-of-uncertainty table, appendix
-    assert len(deck.slides) == 1 + 2 + modelled + 1 + extra + sources + 1
+    # title, summary chart and table, targets, gap-closing table, checkpoints table,
+    # scenario comparison / tornado when drawn, the sources-of-uncertainty table, appendix
+    assert len(deck.slides) == 1 + 2 + modelled + 1 + 1 + extra + sources + 1
     assert "不确定性来源" in html  # the sources-of-uncertainty table, under the tornado
     tables = [sh.table for s in deck.slides for sh in s.shapes if sh.has_table]
-    assert len(tables) == 2 + sources and len(tables[0].rows) == 1 + len(targets)
+    assert len(tables) == 3 + sources and len(tables[0].rows) == 1 + len(targets)
     assert tables[0].cell(0, 1).text == "达成概率"
     assert len(tables[1].rows) == 1 + 2 * modelled  # two start years each
     assert tables[1].cell(0, 0).text == "目标" and tables[1].cell(0, 1).text == "提升起始年"
+    marks = pd.read_csv(latest / "checkpoints.csv")
+    assert len(tables[2].rows) == 1 + len(marks) and tables[2].cell(0, 3).text == "需达到的水平"
     sensitivity_rows = len(pd.read_csv(latest / "sensitivity.csv"))
-    assert (
-        len(tables[2].rows) == 1 + sensitivity_rows and tables[2].cell(0, 1).text == "不确定性来源"
-    )
+    assert len(tables[3].rows) == 1 + sensitivity_rows
+    assert tables[3].cell(0, 1).text == "不确定性来源"
     texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
     assert any("P(hit)" in t or "达成概率" in t for t in texts)
     gaps = pd.read_csv(latest / "gap_closing.csv")

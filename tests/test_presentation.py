@@ -137,3 +137,27 @@ def test_sensitivity_table_orders_sources_by_their_share_in_the_targets_order():
     en = sensitivity_table(sens, TARGETS, "en")
     assert en.iloc[0, :2].tolist() == ["Revenue", "assumption: Jinqiao's share of Pudong"]
     assert en.iloc[1, 1] == "Integrated circuits"
+
+
+def test_checkpoint_table_gives_levels_with_units_and_says_why_when_none():
+    from jqforecast.presentation import checkpoint_table
+
+    marks = pd.DataFrame(
+        {
+            "target": ["revenue", "rd"],
+            "year": [2025, 2025],
+            "level": [0.8, 0.8],
+            "direction": [">=", None],
+            "value": [2975.8, None],
+            "unit": ["亿元", "ratio"],
+            "p_reach": [0.418, None],
+            "p_hit": [0.49, 0.29],
+            "note": [None, "observed (2025): the checkpoint year's figures are official"],
+        }
+    )
+    zh = checkpoint_table(marks, TARGETS, "zh")
+    assert zh.columns.tolist() == [
+        "目标", "检查年份", "达到该水平时的达成概率", "需达到的水平", "预测达到该水平的概率"
+    ]  # fmt: skip
+    assert zh.iloc[0].tolist() == ["总营收", 2025, "80%", "≥ 2,976 亿元", "42%"]
+    assert zh.iloc[1, 3].startswith("已有实际值（2025年）") and zh.iloc[1, 4] == "—"

@@ -29,6 +29,7 @@ from jqforecast.briefing import write_html, write_pptx
 from jqforecast.data.errors import DataWarning, ValidationError
 from jqforecast.paths import default_data_file, reports_dir
 from jqforecast.scenarios import evaluate_scenarios, gap_closing, load_scenarios, sensitivity
+from jqforecast.targets.checkpoints import checkpoints
 
 EXIT_OK, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT = 0, 1, 2, 3
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "pymc", "xarray", "pandera")
@@ -267,6 +268,7 @@ def run(
             )
             gap_table = stage("gap closing", lambda: gap_closing(fc, target_set))
             sensitivity_table = stage("sensitivity", lambda: sensitivity(fc, target_set))
+            checkpoint_table = stage("checkpoints", lambda: checkpoints(fc, target_set))
         except Exception:  # noqa: BLE001 - any model failure is exit code 2, with its traceback
             return fail(EXIT_MODEL, "model failure:\n" + traceback.format_exc())
         manifest["models"] = {
@@ -301,6 +303,7 @@ def run(
                 write_csv(run_dir / "scenarios.csv", scenario_table)
                 write_csv(run_dir / "gap_closing.csv", gap_table)
                 write_csv(run_dir / "sensitivity.csv", sensitivity_table)
+                write_csv(run_dir / "checkpoints.csv", checkpoint_table)
 
             stage("write outputs", write_outputs)
             stage(

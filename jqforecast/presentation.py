@@ -115,6 +115,7 @@ NOTES = {
         ),
         "the value does not vary across draws: no checkpoint": "该年水平在各路径间无差异",
         "P(hit) hardly depends on the value: no checkpoint": "达成概率几乎不随该年水平变化",
+        "the level lies beyond every draw's value: no checkpoint": "所需水平超出全部预测路径",
     },
     "en": {
         "already": "already at or above 80%",

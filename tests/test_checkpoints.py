@@ -71,6 +71,10 @@ def test_no_checkpoint_when_hits_do_not_depend_on_the_value_or_the_year_is_offic
     assert np.isnan(row["value"]) and "hardly depends" in row["note"]
     sure = checkpoints(_forecast(x25, x25 * 0 + 2.0), one_target, levels=[0.5]).iloc[0]
     assert "0 or 1" in sure["note"]
+    # P(hit | x25) = Φ(0.3 log x25) stays below 0.9 for every draw: 99 % is not extrapolated
+    weak = x25**0.3 * np.exp(rng.standard_normal(4000))
+    rare = checkpoints(_forecast(x25, weak), one_target, levels=[0.99]).iloc[0]
+    assert np.isnan(rare["value"]) and "beyond every draw" in rare["note"]
     official = _forecast(x25, x26, status="official")
     official.history.loc[0, "year"] = 2025
     official.meta["last_observed"] = {"revenue/ic": 2025}

@@ -120,6 +120,8 @@ def _crossing(before: np.ndarray, outcome: np.ndarray, level: float) -> dict:
     z = (float(logit(level)) - intercept) / slope
     value = x.mean() + z * spread
     value = float(np.exp(value)) if positive else float(value)
+    if not before.min() <= value <= before.max():  # an extrapolation: no draw got there
+        return {"note": "the level lies beyond every draw's value: no checkpoint"}
     if np.array_equal(before, np.round(before)):  # whole numbers (counts): a whole checkpoint
         value = float(np.ceil(value) if slope > 0 else np.floor(value))
     direction = ">=" if slope > 0 else "<="

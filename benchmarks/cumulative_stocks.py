@@ -3,7 +3,7 @@ additions (the default since session 17) or as a level kept from falling (sessio
 
 Usage::
 
-    python benchmarks/cumulative_stocks.py [--series 40] [--draws 2000] [--seed 0]
+    python benchmarks/cumulative_stocks.py [--series 40] [--draws 2000] [--seed 0] [--gap]
         [--out benchmarks/out/cumulative_stocks.json]
 
 No real benchmark of running totals (recognitions, certifications) exists here, so the truth
@@ -70,8 +70,10 @@ def simulate(process: str, n_years: int, rng: np.random.Generator) -> np.ndarray
     return rng.integers(0, 31) + np.r_[0, np.cumsum(added)]
 
 
-def table(stocks: np.ndarray, n_years: int, metric: str) -> pd.DataFrame:
-    """The observed part of ``stocks`` (series, years) as the long table."""
+def table(stocks: np.ndarray, n_years: int, metric: str, gap: bool = False) -> pd.DataFrame:
+    """The observed part of ``stocks`` (series, years) as the long table; with ``gap`` the
+    second-to-last year is missing (4 years: observed in 2020, 2021, 2023, as the park's
+    smart factories are)."""
     years = range(LAST_YEAR - n_years + 1, LAST_YEAR + 1)
     rows = [
         {
@@ -88,15 +90,19 @@ def table(stocks: np.ndarray, n_years: int, metric: str) -> pd.DataFrame:
         }  # fmt: skip
         for i, s in enumerate(stocks)
         for y, v in zip(years, s[:n_years], strict=True)
+        if not (gap and y == LAST_YEAR - 1)
     ]
     return pd.DataFrame(rows)
 
 
-def route_paths(route: str, stocks: np.ndarray, n_years: int, draws: int, seed: int):
+def route_paths(
+    route: str, stocks: np.ndarray, n_years: int, draws: int, seed: int, gap: bool = False
+):
     """Paths (series, draws) of the stock ``HORIZON`` years ahead, and the share raised."""
     metric = ROUTES[route]
     years = tuple(range(LAST_YEAR + 1, LAST_YEAR + HORIZON + 1))
-    fc = forecast(table(stocks, n_years, metric), years=years, draws=draws, seed=seed)
+    data = table(stocks, n_years, metric, gap)
+    fc = forecast(data, years=years, draws=draws, seed=seed)
     ids = [f"{metric}/sim{i:03d}" for i in range(len(stocks))]
     paths = fc.paths.sel(series=ids).values  # (draws, series, years)
     raised = np.nan
@@ -132,6 +138,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/out/cumulative_stocks.json")
+    ap.add_argument("--gap", action="store_true", help="the second-to-last year unobserved")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     for i in range(args.series):
@@ -144,7 +151,9 @@ def main() -> None:
             stocks = np.stack([simulate(process, n_years, rng) for _ in range(args.series)])
             for route in ROUTES:
                 start = time.perf_counter()
-                samples, raised = route_paths(route, stocks, n_years, args.draws, args.seed)
+                samples, raised = route_paths(
+                    route, stocks, n_years, args.draws, args.seed, args.gap
+                )
                 cell = {"process": process, "years": n_years, "route": route}
                 cell |= scores(samples, stocks, n_years)
                 cell |= {"raised": raised, "seconds": round(time.perf_counter() - start, 1)}
@@ -163,7 +172,8 @@ def main() -> None:
         args.out,
         {
             "command": "python benchmarks/cumulative_stocks.py "
-            f"--series {args.series} --draws {args.draws} --seed {args.seed}",
+            f"--series {args.series} --draws {args.draws} --seed {args.seed}"
+            + (" --gap" if args.gap else ""),
             "machine": machine(),
             "cells": cells,
             "mean": summary.round(5).to_dict(orient="index"),

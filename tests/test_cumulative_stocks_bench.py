@@ -45,3 +45,12 @@ def test_scores_by_hand(bench):
     assert s["cov80"] == s["cov95"] == 0.5  # 22 inside 20–24, 30 outside
     # P(≥19, ≥22, ≥25) = 1, ½, 0 for both; outcomes series 1: 1, 1, 0; series 2: 1, 1, 1
     assert s["brier"] == pytest.approx(np.mean([0, 0.25, 0, 0, 0.25, 1]))
+
+
+def test_the_gap_variant_leaves_out_the_second_to_last_year(bench):
+    stocks = np.array([[2, 7, 9, 11, 14, 16, 18]])
+    full = bench.table(stocks, 4, "smart_factories")
+    gap = bench.table(stocks, 4, "smart_factories", gap=True)
+    assert full["year"].tolist() == [2020, 2021, 2022, 2023]
+    assert gap["year"].tolist() == [2020, 2021, 2023]  # the park's smart factories' years
+    assert gap["value"].tolist() == [2.0, 7.0, 11.0]

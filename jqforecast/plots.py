@@ -51,6 +51,7 @@ TEXT = {
         "history_official": "历史值（官方统计）",
         "history_other": "历史值（估计/推算）",
         "history_range": "历史值的推算不确定性（95%）",
+        "checkpoint": "{year}年检查点：{level}（达成概率 {p:.0%}）",
         "median": "预测中位数",
         "band": "{p}% 区间",
         "target": "目标",
@@ -67,6 +68,7 @@ TEXT = {
         "history_official": "history (official)",
         "history_other": "history (estimated/derived)",
         "history_range": "uncertainty of past estimates (95%)",
+        "checkpoint": "{year} checkpoint: {level} (P(hit) {p:.0%})",
         "median": "forecast median",
         "band": "{p}% interval",
         "target": "target",
@@ -151,8 +153,16 @@ class _Lookup:
         return self.get(series, year)
 
 
-def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "zh"):
-    """History, 50/80/95% bands of the measured quantity, target line, P(hit) annotated."""
+def fan_chart(
+    forecast: Forecast,
+    target: Target,
+    row: pd.Series,
+    lang: str = "zh",
+    checkpoint: pd.Series | None = None,
+):
+    """History, 50/80/95% bands of the measured quantity, target line, P(hit) annotated;
+    with ``checkpoint`` (a row of :func:`jqforecast.targets.checkpoints.checkpoints` with a
+    value) a marker at the level to reach that year."""
     tx = TEXT[lang]
     with house_style(lang):
         fig, ax = plt.subplots(figsize=SLIDE)
@@ -205,6 +215,8 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
                     lw=1.2,
                     ls=":",
                 )
+        if checkpoint is not None and not pd.isna(checkpoint.get("value")):
+            _checkpoint_marker(ax, checkpoint, target.unit, tx)
         ax.axhline(target.threshold, color=COLORS["target"], lw=2)
         ax.annotate(
             f"{tx['target']} {target.comparator} {target.as_written()}",
@@ -244,6 +256,16 @@ def fan_chart(forecast: Forecast, target: Target, row: pd.Series, lang: str = "z
         ax.legend(loc="upper left", frameon=False)
         fig.tight_layout()
     return fig
+
+
+def _checkpoint_marker(ax, checkpoint: pd.Series, unit: str, tx: dict) -> None:
+    """A diamond at the checkpoint year and level, labelled with the level and its P(hit)."""
+    year, value = int(checkpoint["year"]), float(checkpoint["value"])
+    sign = "≥" if checkpoint.get("direction", ">=") == ">=" else "≤"
+    text = tx["checkpoint"].format(
+        year=year, p=checkpoint["level"], level=f"{sign} {format_quantity(value, unit)}"
+    )
+    ax.scatter([year], [value], marker="D", s=80, color=COLORS["target"], zorder=4, label=text)
 
 
 def _history_ranges(ax, target: Target, forecast: Forecast, past: dict, years: list, tx: dict):

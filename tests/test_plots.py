@@ -122,3 +122,24 @@ def test_every_bundled_assumption_has_labels_in_both_languages():
 
     for a in load_assumptions().values():
         assert a.label("zh") != a.id and a.label("en") != a.id, a.id
+
+
+def test_a_fan_chart_marks_its_checkpoint_without_missing_glyphs(results):
+    from jqforecast.targets.checkpoints import checkpoints
+
+    fc, report = results
+    target = load()["leading_revenue"]
+    row = report.table.set_index("id").loc["leading_revenue"]
+    marks = checkpoints(fc).set_index(["target", "level"])
+    mark = marks.loc[("leading_revenue", 0.8)].rename(None)
+    mark["target"], mark["level"] = "leading_revenue", 0.8
+
+    def draw():
+        return plots.fan_chart(fc, target, row, "zh", mark)
+
+    assert plots.missing_glyph_warnings(draw) == []
+    ax = draw().axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("2025年检查点：≥ ") and "达成概率 80%" in t for t in texts)
+    (diamond,) = [c for c in ax.collections if c.get_label().startswith("2025年检查点")]
+    assert diamond.get_offsets().tolist() == [[2025.0, pytest.approx(mark["value"])]]

@@ -322,6 +322,7 @@ def run(
                     run_dir / "charts",
                     lang,
                     sensitivity_table,
+                    checkpoint_table,
                 ),
             )
             manifest["data_summary"] = {
@@ -397,17 +398,31 @@ def changes_since(previous: Path, table: pd.DataFrame, manifest: dict) -> pd.Dat
 
 
 def write_charts(
-    fc, report, target_set, scenario_table, folder: Path, lang: str, sensitivity_table=None
+    fc,
+    report,
+    target_set,
+    scenario_table,
+    folder: Path,
+    lang: str,
+    sensitivity_table=None,
+    checkpoint_table=None,
 ) -> list[str]:
-    """Every chart of a run as PNG + SVG; returns the file names written."""
+    """Every chart of a run as PNG + SVG; returns the file names written. A fan chart shows
+    its target's 80 % checkpoint when there is one."""
     from jqforecast import plots
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     rows = report.table.set_index("id")
+    marks = {}
+    if checkpoint_table is not None and not checkpoint_table.empty:
+        shown = checkpoint_table[
+            (checkpoint_table["level"] == 0.8) & checkpoint_table["value"].notna()
+        ]
+        marks = {r["target"]: r for _, r in shown.iterrows()}
     for t in target_set.values():
         if rows.loc[t.id, "kind"] == "modelled":
-            fig = plots.fan_chart(fc, t, rows.loc[t.id], lang)
+            fig = plots.fan_chart(fc, t, rows.loc[t.id], lang, marks.get(t.id))
             written += plots.save(fig, folder / f"fan_{t.id}")
     written += plots.save(plots.summary_chart(report.table, lang), folder / "summary")
     if scenario_table["scenario"].nunique() > 1:

@@ -201,6 +201,25 @@ def _closes(rows: pd.DataFrame | None, w: dict) -> str:
     )
 
 
+def _checkpoint_bullets(marks: pd.DataFrame | None, target: str, lang: str) -> list[str]:
+    """A target slide's checkpoint line: the level to reach the year before for 80 %."""
+    if marks is None:
+        return []
+    rows = marks[(marks["target"] == target) & (marks["level"] == 0.8) & marks["value"].notna()]
+    if rows.empty:
+        return []
+    r = rows.iloc[0]
+    sign = "≥" if r["direction"] == ">=" else "≤"
+    level = f"{sign} {format_quantity(r['value'], r['unit'])}"
+    if lang == "zh":
+        return [
+            f"{int(r['year'])} 年检查点：{level}（达成概率 80%；预测达到的概率 {r['p_reach']:.0%}）"
+        ]
+    return [
+        f"{int(r['year'])} checkpoint: {level} (P(hit) 80%; chance of reaching it {r['p_reach']:.0%})"
+    ]
+
+
 def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
     """``briefing.pptx``: title, summary (chart, then a native, editable table), one slide
     per modelled target, the gap-closing table (native too), the scenario comparison and the sensitivity tornado
@@ -270,6 +289,7 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
     summary = present.summary_table(targets, lang)
     h = present.HEADERS[lang]
     table_slide(w["summary"], summary.drop(columns=[h["band80"], h["note"]]), size=11)
+    marks = _read(run_dir, "checkpoints.csv")
     for row in targets.itertuples():
         chart = run_dir / "charts" / f"fan_{row.id}.png"
         if row.kind != "modelled" or not chart.exists():
@@ -281,12 +301,11 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
             f"{w['actual'] if exact else w['median']}: {format_quantity(row.median, row.unit)}; "
             f"{w['short'] if row.gap > 0 else w['above']} {format_quantity(abs(row.gap), row.unit, difference=True)}",
             f"{w['closes']}: {closes}",
-        ][int(exact) :]
+        ][int(exact) :] + _checkpoint_bullets(marks, row.id, lang)
         label = getattr(row, f"label_{lang}")
         picture_slide(f"{label} — {getattr(row, f'verdict_{lang}')}", chart, bullets)
     if gaps is not None and not gaps.empty:
         table_slide(w["gap"], present.gap_table(gaps, targets, lang))
-    marks = _read(run_dir, "checkpoints.csv")
     if marks is not None and not marks.empty:
         table_slide(w["checkpoints"], present.checkpoint_table(marks, targets, lang))
     for stem, heading in (("scenarios", w["scenarios"]), ("tornado", w["sens"])):

@@ -22,7 +22,7 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from jqforecast._io import write_atomic  # noqa: E402
 from jqforecast.data.units import format_quantity  # noqa: E402
-from jqforecast.presentation import driver_label  # noqa: E402
+from jqforecast.presentation import checkpoint_level, driver_label  # noqa: E402
 from jqforecast.result import Forecast  # noqa: E402
 from jqforecast.targets.definitions import Target  # noqa: E402
 from jqforecast.targets.evaluate import is_observed_figure  # noqa: E402
@@ -216,7 +216,7 @@ def fan_chart(
                     ls=":",
                 )
         if checkpoint is not None and not pd.isna(checkpoint.get("value")):
-            _checkpoint_marker(ax, checkpoint, target.unit, tx)
+            _checkpoint_marker(ax, checkpoint, tx)
         ax.axhline(target.threshold, color=COLORS["target"], lw=2)
         ax.annotate(
             f"{tx['target']} {target.comparator} {target.as_written()}",
@@ -258,13 +258,11 @@ def fan_chart(
     return fig
 
 
-def _checkpoint_marker(ax, checkpoint: pd.Series, unit: str, tx: dict) -> None:
+def _checkpoint_marker(ax, checkpoint: pd.Series, tx: dict) -> None:
     """A diamond at the checkpoint year and level, labelled with the level and its P(hit)."""
     year, value = int(checkpoint["year"]), float(checkpoint["value"])
-    sign = "≥" if checkpoint.get("direction", ">=") == ">=" else "≤"
-    text = tx["checkpoint"].format(
-        year=year, p=checkpoint["level"], level=f"{sign} {format_quantity(value, unit)}"
-    )
+    level = checkpoint_level(checkpoint)
+    text = tx["checkpoint"].format(year=year, p=checkpoint["level"], level=level)
     ax.scatter([year], [value], marker="D", s=80, color=COLORS["target"], zorder=4, label=text)
 
 

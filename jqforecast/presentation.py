@@ -257,6 +257,12 @@ def member_table(by_member: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh
     )
 
 
+def checkpoint_level(row) -> str:
+    """A checkpoint (a row of ``checkpoints.csv`` with a value) as written: ``≥ 2,976 亿元``."""
+    sign = "≤" if getattr(row, "direction", ">=") == "<=" else "≥"
+    return f"{sign} {format_quantity(row.value, row.unit)}"
+
+
 def checkpoint_table(table: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """``checkpoints.csv`` for readers: per target, the level its measure must reach in the
     checkpoint year (with units, ``≥`` or ``≤``) for P(hit) to be each level, and the
@@ -264,11 +270,7 @@ def checkpoint_table(table: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh
     h, labels = HEADERS[lang], _labels(targets, lang)
     rows = []
     for r in table.itertuples(index=False):
-        if pd.isna(r.value):
-            level = _note(r.note, lang)
-        else:
-            sign = "≥" if r.direction == ">=" else "≤"
-            level = f"{sign} {format_quantity(r.value, r.unit)}"
+        level = _note(r.note, lang) if pd.isna(r.value) else checkpoint_level(r)
         rows.append(
             {
                 h["target"]: labels.get(r.target, r.target),

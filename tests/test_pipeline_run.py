@@ -117,6 +117,7 @@ def test_run_writes_outputs_and_points_latest(tmp_path):
     assert tables[3].cell(0, 1).text == "不确定性来源"
     texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
     assert any("P(hit)" in t or "达成概率" in t for t in texts)
+    assert any("2025 年检查点：≥ " in t for t in texts)  # a target slide's checkpoint bullet
     gaps = pd.read_csv(latest / "gap_closing.csv")
     assert set(gaps["from_year"]) == {2025, 2026}
     assert set(gaps["target"]) == set(targets.loc[targets["kind"] == "modelled", "id"])

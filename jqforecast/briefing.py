@@ -203,21 +203,14 @@ def _closes(rows: pd.DataFrame | None, w: dict) -> str:
 
 def _checkpoint_bullets(marks: pd.DataFrame | None, target: str, lang: str) -> list[str]:
     """A target slide's checkpoint line: the level to reach the year before for 80 %."""
-    if marks is None:
+    r = present.checkpoint_row(marks, target)
+    if r is None:
         return []
-    rows = marks[(marks["target"] == target) & (marks["level"] == 0.8) & marks["value"].notna()]
-    if rows.empty:
-        return []
-    r = rows.iloc[0]
-    sign = "≥" if r["direction"] == ">=" else "≤"
-    level = f"{sign} {format_quantity(r['value'], r['unit'])}"
+    level, year, reach = present.checkpoint_level(r), int(r["year"]), f"{r['p_reach']:.0%}"
+    p = f"{present.SHOWN_CHECKPOINT:.0%}"
     if lang == "zh":
-        return [
-            f"{int(r['year'])} 年检查点：{level}（达成概率 80%；预测达到的概率 {r['p_reach']:.0%}）"
-        ]
-    return [
-        f"{int(r['year'])} checkpoint: {level} (P(hit) 80%; chance of reaching it {r['p_reach']:.0%})"
-    ]
+        return [f"{year} 年检查点：{level}（达成概率 {p}；预测达到的概率 {reach}）"]
+    return [f"{year} checkpoint: {level} (P(hit) {p}; chance of reaching it {reach})"]
 
 
 def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:

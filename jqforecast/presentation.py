@@ -257,6 +257,20 @@ def member_table(by_member: pd.DataFrame, targets: pd.DataFrame, lang: str = "zh
     )
 
 
+SHOWN_CHECKPOINT = 0.8  # the level charts and slides show (the table has every level)
+
+
+def checkpoint_row(marks: pd.DataFrame | None, target: str) -> pd.Series | None:
+    """``target``'s row of ``checkpoints.csv`` at :data:`SHOWN_CHECKPOINT`, if it has a
+    value (None otherwise): what its fan chart marks and its slide says."""
+    if marks is None or marks.empty:
+        return None
+    shown = marks[
+        (marks["target"] == target) & (marks["level"] == SHOWN_CHECKPOINT) & marks["value"].notna()
+    ]
+    return None if shown.empty else shown.iloc[0]
+
+
 def checkpoint_level(row) -> str:
     """A checkpoint (a row of ``checkpoints.csv`` with a value) as written: ``≥ 2,976 亿元``."""
     sign = "≤" if getattr(row, "direction", ">=") == "<=" else "≥"

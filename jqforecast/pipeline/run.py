@@ -28,6 +28,7 @@ from jqforecast._io import file_sha256, write_csv, write_json, write_text
 from jqforecast.briefing import write_html, write_pptx
 from jqforecast.data.errors import DataWarning, ValidationError
 from jqforecast.paths import default_data_file, reports_dir
+from jqforecast.presentation import checkpoint_row
 from jqforecast.scenarios import evaluate_scenarios, gap_closing, load_scenarios, sensitivity
 from jqforecast.targets.checkpoints import checkpoints
 
@@ -414,15 +415,10 @@ def write_charts(
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     rows = report.table.set_index("id")
-    marks = {}
-    if checkpoint_table is not None and not checkpoint_table.empty:
-        shown = checkpoint_table[
-            (checkpoint_table["level"] == 0.8) & checkpoint_table["value"].notna()
-        ]
-        marks = {r["target"]: r for _, r in shown.iterrows()}
     for t in target_set.values():
         if rows.loc[t.id, "kind"] == "modelled":
-            fig = plots.fan_chart(fc, t, rows.loc[t.id], lang, marks.get(t.id))
+            mark = checkpoint_row(checkpoint_table, t.id)
+            fig = plots.fan_chart(fc, t, rows.loc[t.id], lang, mark)
             written += plots.save(fig, folder / f"fan_{t.id}")
     written += plots.save(plots.summary_chart(report.table, lang), folder / "summary")
     if scenario_table["scenario"].nunique() > 1:

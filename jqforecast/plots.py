@@ -25,7 +25,7 @@ from jqforecast.data.units import format_quantity  # noqa: E402
 from jqforecast.presentation import checkpoint_level, driver_label  # noqa: E402
 from jqforecast.result import Forecast  # noqa: E402
 from jqforecast.targets.definitions import Target  # noqa: E402
-from jqforecast.targets.evaluate import is_observed_figure  # noqa: E402
+from jqforecast.targets.evaluate import is_observed_figure, measured_in  # noqa: E402
 
 SLIDE = (13.333, 7.5)  # inches: a 16:9 PowerPoint slide
 DPI = 200
@@ -132,12 +132,12 @@ def save(fig, stem: str | Path) -> list[Path]:
 
 
 def _measure_by_year(target: Target, value_of) -> dict[int, object]:
-    """The target's measure shifted to other years (single-year measures only)."""
-    (year,) = target.measure.years
+    """The target's measure moved to each of ``value_of.years`` where its terms have values
+    (single-year measures only; :func:`~jqforecast.targets.evaluate.measured_in`)."""
     out = {}
     for y in value_of.years:
         try:
-            out[y] = target.measure.evaluate(lambda t, y=y: value_of(t.series, y - year + t.year))
+            out[y] = measured_in(target, value_of, y)
         except KeyError:
             continue
     return out

@@ -11,7 +11,8 @@ from scipy.stats import norm
 import jqforecast
 from jqforecast.result import Forecast
 from jqforecast.targets import load
-from jqforecast.targets.checkpoints import checkpoints, measured_in
+from jqforecast.targets.checkpoints import checkpoints
+from jqforecast.targets.evaluate import measured_in
 
 
 def _forecast(x25: np.ndarray, x26: np.ndarray, status: str = "derived") -> Forecast:
@@ -91,7 +92,7 @@ def test_bundled_checkpoints_sit_where_the_draws_say():
         "leading_revenue", "rd_intensity", "pct_filings", "smart_factories"
     }  # fmt: skip
     t = load()["leading_revenue"]
-    x25 = measured_in(t, fc, 2025)
+    x25 = measured_in(t, fc.values, 2025)
     hit = t.hit(jqforecast.targets.evaluate.measured(t, fc))
     mark = table.loc[("leading_revenue", 0.8), "value"]
     near = np.abs(np.log(x25 / mark)) < 0.05

@@ -19,17 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from jqforecast.result import Forecast
 from jqforecast.targets.definitions import Target, TargetSet
 from jqforecast.targets.definitions import load as load_targets
-from jqforecast.targets.evaluate import measured
-
-
-def measured_in(target: Target, forecast: Forecast, year: int) -> np.ndarray:
-    """A single-year target's measure evaluated in another ``year`` (e.g. the three
-    industries' revenue summed in 2025), one value per draw."""
-    (own,) = target.measure.years
-    return np.asarray(
-        target.measure.evaluate(lambda t: forecast.values(t.series, t.year - own + year)),
-        dtype=float,
-    )
+from jqforecast.targets.evaluate import measured, measured_in, observed_terms, official_terms
 
 
 def checkpoints(
@@ -78,9 +68,11 @@ def checkpoints(
         if note:
             rows += [base | {"level": lv, "p_hit": p_hit, "note": note} for lv in levels]
             continue
-        before = measured_in(t, forecast, at)
-        for lv in levels:
-            rows.append(base | {"level": lv, "p_hit": p_hit} | _crossing(before, outcome, lv))
+        crossings = _crossings(measured_in(t, forecast.values, at), outcome, levels)
+        rows += [
+            base | {"level": lv, "p_hit": p_hit} | c
+            for lv, c in zip(levels, crossings, strict=True)
+        ]
     columns = ["target", "year", "level", "direction", "value", "unit", "p_reach", "p_hit", "note"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -91,39 +83,48 @@ def _why_not(target: Target, forecast: Forecast, year: int) -> str:
         return "multi-year measure: no single earlier value to watch"
     if year not in forecast.years or year >= target.year:
         return f"{year} is not a forecast year before the target's"
-    last = forecast.meta.get("last_observed", {})
-    if all(last.get(s, -(10**6)) >= target.year for s in target.series):
+    if observed_terms(target, forecast):
         return f"observed ({target.year})"
-    h = forecast.history
-    if "status" in h:  # official figures in the checkpoint year: nothing left to watch
-        status = h.set_index(["metric", "industry", "year"])["status"]
-        terms = target.measure.terms
-        if all(status.get((t.metric, t.industry, year)) == "official" for t in terms):
-            return f"observed ({year}): the checkpoint year's figures are official"
+    if official_terms(target, forecast.history, year):  # nothing left to watch
+        return f"observed ({year}): the checkpoint year's figures are official"
     return ""
 
 
-def _crossing(before: np.ndarray, outcome: np.ndarray, level: float) -> dict:
-    """Where P(hit | value) crosses ``level``: the checkpoint, its direction and the
-    probability of getting there; a note instead when the hits do not depend on it."""
+def _crossings(before: np.ndarray, outcome: np.ndarray, levels: Sequence[float]) -> list[dict]:
+    """Where P(hit | value) crosses each of ``levels`` (one fit for all): the checkpoint,
+    its direction and the probability of getting there; a note instead when the hits do
+    not depend on the value or no draw reaches the level."""
+
+    def everywhere(note: str) -> list[dict]:
+        return [{"note": note} for _ in levels]
+
     if outcome.all() or not outcome.any():
-        return {"note": "P(hit) is 0 or 1 whatever the value: no checkpoint"}
+        return everywhere("P(hit) is 0 or 1 whatever the value: no checkpoint")
     positive = bool((before > 0).all())
     x = np.log(before) if positive else before
     spread = float(np.std(x))
     if spread == 0:
-        return {"note": "the value does not vary across draws: no checkpoint"}
+        return everywhere("the value does not vary across draws: no checkpoint")
     fit = LogisticRegression(C=1e6, max_iter=1000).fit(((x - x.mean()) / spread)[:, None], outcome)
     slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
     if abs(slope) < 0.05:  # P(hit) moves by < ~1 pp across one sd of the value
-        return {"note": "P(hit) hardly depends on the value: no checkpoint"}
-    z = (float(logit(level)) - intercept) / slope
-    value = x.mean() + z * spread
-    value = float(np.exp(value)) if positive else float(value)
-    if not before.min() <= value <= before.max():  # an extrapolation: no draw got there
-        return {"note": "the level lies beyond every draw's value: no checkpoint"}
-    if np.array_equal(before, np.round(before)):  # whole numbers (counts): a whole checkpoint
-        value = float(np.ceil(value) if slope > 0 else np.floor(value))
-    direction = ">=" if slope > 0 else "<="
-    reach = before >= value if slope > 0 else before <= value
-    return {"direction": direction, "value": value, "p_reach": float(np.mean(reach))}
+        return everywhere("P(hit) hardly depends on the value: no checkpoint")
+    whole = np.array_equal(before, np.round(before))  # counts: a whole checkpoint
+    out = []
+    for level in levels:
+        value = x.mean() + (float(logit(level)) - intercept) / slope * spread
+        value = float(np.exp(value)) if positive else float(value)
+        if not before.min() <= value <= before.max():  # an extrapolation: no draw got there
+            out.append({"note": "the level lies beyond every draw's value: no checkpoint"})
+            continue
+        if whole:
+            value = float(np.ceil(value) if slope > 0 else np.floor(value))
+        reach = before >= value if slope > 0 else before <= value
+        out.append(
+            {
+                "direction": ">=" if slope > 0 else "<=",
+                "value": value,
+                "p_reach": float(reach.mean()),
+            }
+        )
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,15 +184,35 @@ def measured_with_own_error(target: Target, forecast: Forecast) -> np.ndarray:
     return np.asarray(target.measure.evaluate(value), dtype=float)
 
 
-def _official_terms(target: Target, history: pd.DataFrame) -> bool:
+def official_terms(target: Target, history: pd.DataFrame, year: int | None = None) -> bool:
     """Whether every (series, year) the target measures is an official figure in the data
-    (a gap year between figures, interpolated, is not; without statuses, none is)."""
+    (a gap year between figures, interpolated, is not; without statuses, none is); with
+    ``year``, its series' figures in that year instead (a single-year measure moved there,
+    as :func:`measured_in` moves it)."""
     if "status" not in history:
         return False
     status = history.set_index(["metric", "industry", "year"])["status"]
     return all(
-        status.get((term.metric, term.industry, term.year)) == "official"
+        status.get((term.metric, term.industry, term.year if year is None else year)) == "official"
         for term in target.measure.terms
+    )
+
+
+def measured_in(target: Target, value_of: Callable[[str, int], object], year: int) -> np.ndarray:
+    """A single-year target's measure moved to another ``year`` (e.g. the three industries'
+    revenue summed in 2025), from ``value_of(series, year)``: a forecast's ``values`` (one
+    value per draw), its ``observed_draws``, or observations (one value).
+
+    Examples
+    --------
+    >>> from jqforecast.targets import load
+    >>> figures = {"revenue/ic": 500.0, "revenue/biomed": 1100.0, "revenue/ai": 400.0}
+    >>> float(measured_in(load()["leading_revenue"], lambda s, y: figures[s], 2024))
+    2000.0
+    """
+    (own,) = target.measure.years
+    return np.asarray(
+        target.measure.evaluate(lambda t: value_of(t.series, t.year - own + year)), dtype=float
     )
 
 
@@ -322,7 +343,7 @@ def evaluate_targets(forecast: Forecast, targets: TargetSet | None = None) -> Ta
             )
         else:
             observed = observed_terms(t, forecast)
-            official = observed and _official_terms(t, forecast.history)
+            official = observed and official_terms(t, forecast.history)
             # an observed estimate is not the true value: its own error is drawn around it
             x = measured_with_own_error(t, forecast) if observed else measured(t, forecast)
             hit = t.hit(x)

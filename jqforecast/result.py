@@ -136,11 +136,10 @@ class Forecast:
         paths of the series derived with assumption ``a`` were moved by
         ``meta["assumption_sd"][a] × factor`` on their unconstrained scale (the same
         streams as :func:`jqforecast.engine.forecast`)."""
-        from jqforecast.engine.series import stream
+        from jqforecast.engine.series import assumption_factors
 
         seed = int(self.meta.get("seed", 0))
-        sds = self.meta.get("assumption_sd", {})
-        return {a: stream(seed, "assumption", a).standard_normal(self.n_draws) for a in sds}
+        return assumption_factors(seed, self.meta.get("assumption_sd", {}), self.n_draws)
 
     def assumptions_of(self, series: str, year: int) -> list[str]:
         """The shared assumptions a series' value in ``year`` carries: those its figure of

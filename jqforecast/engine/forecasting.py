@@ -22,10 +22,10 @@ from jqforecast.engine.fitting import fit_groups
 from jqforecast.engine.series import (
     MIN_POINTS,
     SeriesData,
+    assumption_factors,
     assumption_sds,
     prepare,
     resolve_models,
-    stream,
     too_short,
 )
 from jqforecast.engine.simulate import simulate_group
@@ -148,7 +148,7 @@ def forecast(
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
     # same for every series that depends on that assumption (and for the members' own draws),
     # in the years derived with it (an official figure in a derived series carries none).
-    factors = {a: stream(seed, "assumption", a).standard_normal(draws) for a in sorted(sds)}
+    factors = assumption_factors(seed, sds, draws)
     shift = np.stack(
         [
             sum(

@@ -88,6 +88,14 @@ def stream(seed: int, *keys: str | int) -> np.random.Generator:
     return np.random.default_rng(words)
 
 
+def assumption_factors(seed: int, assumptions, draws: int) -> dict[str, np.ndarray]:
+    """One standard-normal factor per draw for each shared derivation assumption, from its
+    own stream: the forecast moves every series derived with it by ``sd × factor``, and
+    :meth:`Forecast.assumption_factors <jqforecast.result.Forecast.assumption_factors>`
+    draws the same factors again for charts and sensitivity."""
+    return {a: stream(seed, "assumption", a).standard_normal(draws) for a in sorted(assumptions)}
+
+
 def resolve_models(models: str | Sequence[str | Model], seed: int = 0) -> list[Model]:
     """Model instances from ``"auto"`` (the default ensemble), ``"statistical"``, ``"bayes"``,
     names (the optional members too) or instances."""

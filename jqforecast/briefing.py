@@ -30,6 +30,8 @@ WORDS = {
         "checkpoints": "中期检查点：目标年前一年需达到的水平",
         "checkpoints_note": "联合样本路径把每条路径的前一年与目标年联系起来：前一年（如 2025 年）统计数据公布时，若达到下表水平，目标的达成概率即为所列概率（对每条路径的达成与否按其前一年的值做逻辑回归得到）。",
         "sens_note": "各目标的不确定性来源，按方差占比排序。推算假设（如园区占浦东比重）的占比大，说明不确定性主要在于园区现有规模本身，取得园区官方统计即可大幅缩小，而非取决于未来增速。",
+        "anchoring": "官方数据对推算假设的校正",
+        "anchoring_note": "同一序列中官方数据与推算数据相邻时，两者之间的变化扣除该序列其余年份的正常增长后，反映推算假设的偏差；据此更新的假设用于所有以其推算的序列（如一个园区官方营收数据同时校正其他产业的推算营收），推算历史据此平移后再拟合模型。",
         "data": "数据来源与口径",
         "diag": "模型诊断",
         "diag_more": "展开：权重、重校准、MCMC 诊断（manifest.json 中的 models 部分）",
@@ -59,6 +61,8 @@ WORDS = {
         "checkpoints": "Checkpoints: the level to reach the year before",
         "checkpoints_note": "The joint sample paths tie each draw's year before the target year to the target year: when that year's figures (e.g. 2025's) are published, a level at the one below gives the target the probability listed (a logistic regression of each draw's hit on its value the year before).",
         "sens_note": "Each target's sources of uncertainty, largest share of variance first. A large share for a derivation assumption (such as the park's share of Pudong) means the uncertainty is mostly what the park's level is today, which an official park figure would settle, rather than what growth will do.",
+        "anchoring": "What official figures say about the derivation assumptions",
+        "anchoring_note": "Where a series has an official figure next to derived ones, the change between them, beyond the series' usual growth in its other years, measures how far off the derivation assumptions were; the updated assumption applies to every series derived with it (one official park revenue figure re-anchors the other industries' derived revenue too), and the derived history is moved accordingly before the models are fitted.",
         "data": "Data and provenance",
         "diag": "Model diagnostics",
         "diag_more": "Show: weights, recalibration, MCMC diagnostics (manifest.json, models)",
@@ -117,6 +121,9 @@ th{background:#eef2f6}td:first-child,th:first-child{text-align:left}img{width:10
 <img alt="tornado" src="data:image/png;base64,{{ images['tornado'] }}">
 <p class="note">{{ w.sens_note }}</p>
 {{ sensitivity_html }}{% endif %}
+{% if anchoring_html %}<h2>{{ w.anchoring }}</h2>
+<p class="note">{{ w.anchoring_note }}</p>
+{{ anchoring_html }}{% endif %}
 <h2>{{ w.changes }}</h2>
 {{ changes_html }}
 <h2>{{ w.data }}</h2>
@@ -169,6 +176,7 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
             scenarios_html=table("scenarios.csv", present.scenario_table),
             sensitivity_html=table("sensitivity.csv", present.sensitivity_table),
             checkpoints_html=table("checkpoints.csv", present.checkpoint_table),
+            anchoring_html=_anchoring_html(manifest.get("models", {}), lang),
             changes_html=table("changes.csv", present.change_table, WORDS[lang]["no_change"]),
             data_html=_markup(
                 _table(present.data_table(manifest.get("data_summary", {}), lang), "—")
@@ -177,6 +185,13 @@ def write_html(run_dir: str | Path, lang: str = "zh") -> Path:
         )
     )
     return write_text(run_dir / "report.html", html)
+
+
+def _anchoring_html(models: dict, lang: str):
+    """The table of :func:`~jqforecast.presentation.anchoring_table`, or "" when no
+    official figure informed an assumption (the section is then left out)."""
+    frame = present.anchoring_table(models, lang)
+    return "" if frame.empty else _markup(_table(frame, "—"))
 
 
 def _markup(html: str):
@@ -307,6 +322,9 @@ def write_pptx(run_dir: str | Path, lang: str = "zh") -> Path:
     sensitivity = _read(run_dir, "sensitivity.csv")
     if sensitivity is not None and not sensitivity.empty:
         table_slide(w["sens"], present.sensitivity_table(sensitivity, targets, lang), size=11)
+    anchoring = present.anchoring_table(manifest.get("models", {}), lang)
+    if not anchoring.empty:
+        table_slide(w["anchoring"], anchoring, size=11)
 
     appendix = new_slide(1)
     appendix.shapes.title.text = w["data"]

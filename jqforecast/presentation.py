@@ -7,6 +7,8 @@ briefing reader sees (``report.html``). They only reformat: every number comes f
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from jqforecast.data.units import format_quantity
@@ -50,6 +52,11 @@ HEADERS = {
         "checkpoint": "需达到的水平",
         "checkpoint_p": "达到该水平时的达成概率",
         "p_reach": "预测达到该水平的概率",
+        "assumption": "推算假设",
+        "assumed": "假设值",
+        "implied_value": "官方数据所示（中位数）",
+        "implied68": "68% 区间",
+        "evidence": "依据（官方与推算数据之间的变化）",
     },
     "en": {
         "target": "Target",
@@ -88,6 +95,11 @@ HEADERS = {
         "checkpoint": "Level to reach",
         "checkpoint_p": "P(hit) when reached",
         "p_reach": "P(reaching it), forecast",
+        "assumption": "Derivation assumption",
+        "assumed": "Assumed",
+        "implied_value": "Implied by official figures (median)",
+        "implied68": "68% range",
+        "evidence": "From (changes between official and derived figures)",
     },
 }
 
@@ -347,6 +359,47 @@ def sensitivity_table(
             h["p_high"]: frame["p_hit_plus_1sd"].map(_pct),
         }
     )
+
+
+def anchoring_table(models: dict, lang: str = "zh") -> pd.DataFrame:
+    """What official figures next to derived ones say about the derivation assumptions
+    (the forecast's ``assumption_posterior``, in ``manifest.json`` ``models``): each
+    assumption they informed, its assumed value and the value they imply, ``assumed ×
+    e^(sd × f)`` at the factor's posterior median and 68 % range. Empty when no official
+    figure informed any (the bundled data).
+
+    >>> post = {"names": ["park_share_of_pudong"], "mean": [-0.5], "cov": [[0.25]],
+    ...         "evidence": [{"series": "revenue/ic", "steps": ["2024-2025"]}]}
+    >>> t = anchoring_table({"assumption_posterior": post,
+    ...                      "assumption_sd": {"park_share_of_pudong": 0.35}}, "en")
+    >>> t.iloc[0, 1:4].tolist()
+    ['0.28', '0.235', '0.197–0.28']
+    """
+    from jqforecast.data.derive import load_assumptions
+    from jqforecast.engine.anchors import FactorPosterior
+
+    h = HEADERS[lang]
+    stored = models.get("assumption_posterior")
+    columns = [h["assumption"], h["assumed"], h["implied_value"], h["implied68"], h["evidence"]]
+    if not stored or not stored.get("evidence"):
+        return pd.DataFrame(columns=columns)
+    posterior = FactorPosterior.from_dict(stored)
+    sds, mean, spread = models.get("assumption_sd", {}), posterior.means(), posterior.sd()
+    try:
+        registry = load_assumptions()
+    except (FileNotFoundError, KeyError, ValueError):
+        registry = {}
+    labels = _assumption_labels(lang)
+    steps = "; ".join(f"{e['series']} {', '.join(e['steps'])}" for e in posterior.evidence)
+    rows = []
+    for a in posterior.names:
+        if abs(mean[a]) < 1e-9 and abs(spread[a] - 1.0) < 1e-9:
+            continue  # not informed
+        value = float(registry[a].value) if a in registry else 1.0
+        at = [value * math.exp(sds.get(a, 0.0) * (mean[a] + k * spread[a])) for k in (-1, 0, 1)]
+        rows.append([labels.get(a, a), f"{value:.3g}", f"{at[1]:.3g}",
+                     f"{at[0]:.3g}–{at[2]:.3g}", steps])  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
 def scenario_table(

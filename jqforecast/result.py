@@ -132,14 +132,23 @@ class Forecast:
         return self.paths.sel(series=series, year=year).values
 
     def assumption_factors(self) -> dict[str, np.ndarray]:
-        """Each shared derivation assumption's standard-normal factor, one per draw: the
-        paths of the series derived with assumption ``a`` were moved by
-        ``meta["assumption_sd"][a] × factor`` on their unconstrained scale (the same
-        streams as :func:`jqforecast.engine.forecast`)."""
-        from jqforecast.engine.series import assumption_factors
+        """Each shared derivation assumption's factor, one per draw: the paths of the
+        series derived with assumption ``a`` were moved by ``meta["assumption_sd"][a] ×
+        factor`` on their unconstrained scale (the same draws as
+        :func:`jqforecast.engine.forecast`). Standard normal unless official figures
+        informed it (:meth:`assumption_posterior`)."""
+        return self.assumption_posterior().draws(int(self.meta.get("seed", 0)), self.n_draws)
 
-        seed = int(self.meta.get("seed", 0))
-        return assumption_factors(seed, self.meta.get("assumption_sd", {}), self.n_draws)
+    def assumption_posterior(self):
+        """The shared factors' distribution the forecast drew from
+        (:class:`~jqforecast.engine.anchors.FactorPosterior`: ``N(0, I)`` unless official
+        figures next to derived ones informed it; ``evidence`` says which)."""
+        from jqforecast.engine.anchors import FactorPosterior
+
+        stored = self.meta.get("assumption_posterior")
+        if stored is not None:
+            return FactorPosterior.from_dict(stored)
+        return FactorPosterior.prior(self.meta.get("assumption_sd", {}))
 
     def assumptions_of(self, series: str, year: int) -> list[str]:
         """The shared assumptions a series' value in ``year`` carries: those its figure of

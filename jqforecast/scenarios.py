@@ -388,13 +388,16 @@ def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.Data
     For every shared derivation assumption the measured series carry
     (:meth:`Forecast.assumptions_of`; e.g. the park's share of Pudong behind all three
     revenues): P(hit) were the assumption exactly one of its standard deviations low or high
-    in every draw (each draw's factor replaced by ∓1, the rest of the draw kept), and the
+    in every draw (each draw's factor replaced by its mean ∓ 1 sd — 0 ∓ 1 unless official
+    figures informed it — the rest of the draw kept), and the
     share of the quantity's variance that goes with the factor, ``corr(X, factor)²``. It
     says how much of a target's uncertainty is what the park's level *is* (an official
     figure would settle it) rather than what it will do.
     """
     rows = []
     factors = forecast.assumption_factors()
+    posterior = forecast.assumption_posterior()
+    centre, spread = posterior.means(), posterior.sd()
     for t in evaluable(forecast, targets):
         total = measured(t, forecast)
         var = float(np.var(total))
@@ -420,8 +423,10 @@ def sensitivity(forecast: Forecast, targets: TargetSet | None = None) -> pd.Data
             share = float(cov[0, 1] / cov[1, 1]) if var > 0 else float("nan")
             rows.append(_sensitivity_row(t.id, "series", s, base, out, share))
         carried = sorted({a for s in t.series for a in forecast.assumptions_of(s, t.year)})
-        for a in carried:
-            out = {sign: float(np.mean(t.hit(_assumption_at(t, forecast, a, sign, factors[a]))))
+        for a in carried:  # ∓1 sd around the factor's mean (0 and 1 unless official
+            # figures informed it: Forecast.assumption_posterior)
+            out = {sign: float(np.mean(t.hit(_assumption_at(
+                       t, forecast, a, centre[a] + sign * spread[a], factors[a]))))
                    for sign in (-1, 1)}  # fmt: skip
             share = float(np.corrcoef(total, factors[a])[0, 1] ** 2) if var > 0 else float("nan")
             rows.append(_sensitivity_row(t.id, "assumption", a, base, out, share))

@@ -406,7 +406,9 @@ def test_an_official_figure_in_a_derived_series_carries_no_derivation_error():
     """A user adds an official 2026 figure to a series derived with a shared assumption: the
     2026 value is that figure in every draw; the gap year between carries half the shared
     error (linear between the derived 2024 and the official 2026); a derived series with the
-    same assumption still moves with the factor; the official point's own noise is 0."""
+    same assumption still moves with the factor; the official point's own noise is 0.
+    The factor is the one official figures informed (:func:`factor_posterior`; the smooth
+    derived years make the step to 2026 informative: sd well below 1)."""
     derived = dict(status="derived", assumption="share", rel_sd=0.3)
     ic = _table("revenue", "ic", range(2018, 2025), np.geomspace(100, 200, 7), "亿元", **derived)
     ic = pd.concat([ic, _table("revenue", "ic", [2026], [260.0], "亿元")])
@@ -417,10 +419,16 @@ def test_an_official_figure_in_a_derived_series_carries_no_derivation_error():
     )
     assert np.all(fc.values("revenue/ic", 2026) == pytest.approx(260.0, rel=1e-12))
     assert np.all(fc.observed_draws("revenue/ic", 2026) == 260.0)  # official: no error
+    posterior = fc.assumption_posterior()
+    m, sd = posterior.means()["share"], posterior.sd()["share"]
+    assert 0.2 < sd < 0.8 and posterior.evidence[0]["steps"] == ["2024-2026"]
     log_ic25 = np.log(fc.values("revenue/ic", 2025))
-    assert np.median(np.exp(log_ic25)) == pytest.approx(np.sqrt(200 * 260), rel=0.02)
-    assert np.std(log_ic25) == pytest.approx(0.15, rel=0.05)  # half of the shared 0.3
-    assert np.std(np.log(fc.values("revenue/ai", 2024))) == pytest.approx(0.3, rel=0.05)
+    centre = np.sqrt(200 * 260) * np.exp(0.15 * m)  # the gap year: half the shared error
+    assert np.median(np.exp(log_ic25)) == pytest.approx(centre, rel=0.02)
+    assert np.std(log_ic25) == pytest.approx(0.15 * sd, rel=0.05)  # half of the shared 0.3
+    log_ai24 = np.log(fc.values("revenue/ai", 2024))
+    assert np.std(log_ai24) == pytest.approx(0.3 * sd, rel=0.05)
+    assert np.median(np.exp(log_ai24)) == pytest.approx(90 * np.exp(0.3 * m), rel=0.02)
     (s,) = [x for x in prepare(data, {"share": 0.3}) if x.id == "revenue/ic"]
     assert s.loading("share", [2024, 2025, 2026, 2027]).tolist() == [1.0, 0.5, 0.0, 0.0]
     # own noise: the shared part is removed only from the points derived with it

@@ -179,6 +179,42 @@ def test_an_official_figure_for_the_target_year_is_reported_as_achieved(tmp_path
     assert (result.run_dir / "report.html").exists() and (result.run_dir / "briefing.pptx").exists()
 
 
+def test_an_official_figure_corrects_the_assumption_for_the_other_series_too(tmp_path):
+    """An official 2025 IC revenue of 800 亿元 replaces the derived 1 075: the step below the
+    derived years' trend says the park's share of Pudong was set too high, so the derived
+    biomedicine revenue comes down with it (it carries no official figure itself); the
+    manifest records the update and the report and the deck show it. The bundled data,
+    with no official figure, show no such section."""
+    lines = default_data_file().read_text(encoding="utf-8").splitlines(keepends=True)
+    official = "revenue,ic,2025,800,亿元,official,a user's official figure,,,,,\n"
+    replaced = [official if ln.startswith("revenue,ic,2025,") else ln for ln in lines]
+    assert replaced != lines
+    data = tmp_path / "park.csv"
+    data.write_text("".join(replaced), encoding="utf-8")
+    after = run(data=[data], out=tmp_path / "after", draws=400, seed=0, quick=True)
+    before = run(out=tmp_path / "before", draws=400, seed=0, quick=True)
+    assert after.exit_code == 0 == before.exit_code, after.error
+    posterior = load_manifest(after.run_dir)["models"]["assumption_posterior"]
+    assert [e["series"] for e in posterior["evidence"]] == ["revenue/ic"]
+    share = posterior["names"].index("park_share_of_pudong")
+    assert posterior["mean"][share] < 0 and posterior["cov"][share][share] < 1
+    assert load_manifest(before.run_dir)["models"]["assumption_posterior"]["evidence"] == []
+
+    def biomed(result):
+        f = pd.read_csv(result.run_dir / "forecast.csv").set_index(["unique_id", "year"])
+        return f.loc[("revenue/biomed", 2026), "median"]
+
+    assert biomed(after) < 0.95 * biomed(before)
+    assert "官方数据对推算假设的校正" in (after.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "官方数据对推算假设的校正" not in (before.run_dir / "report.html").read_text(
+        encoding="utf-8"
+    )
+    from pptx import Presentation
+
+    titles = [s.shapes.title.text for s in Presentation(after.run_dir / "briefing.pptx").slides]
+    assert "官方数据对推算假设的校正" in titles
+
+
 def test_a_series_too_short_to_forecast_is_a_manifest_warning_not_a_failure(tmp_path):
     data = tmp_path / "park.csv"
     data.write_text(

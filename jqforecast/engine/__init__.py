@@ -5,6 +5,8 @@ One module per step of the data flow, each usable on its own:
 - :mod:`~jqforecast.engine.series` — series on their unconstrained scales
   (:func:`prepare`), the members that suit them (:func:`resolve_models`,
   :func:`~jqforecast.engine.series.applies`), one member's bounded paths for one series;
+- :mod:`~jqforecast.engine.anchors` — what official figures next to derived ones say
+  about the shared derivation assumptions (:func:`factor_posterior`);
 - :mod:`~jqforecast.engine.backtest` — rolling-origin backtest cases of every member
   (:func:`backtest_cases`);
 - :mod:`~jqforecast.engine.weights` — ensemble weights and recalibration learned from them
@@ -20,6 +22,7 @@ One module per step of the data flow, each usable on its own:
 
 from __future__ import annotations
 
+from jqforecast.engine.anchors import FactorPosterior, factor_posterior
 from jqforecast.engine.backtest import BACKTEST_HORIZON, backtest_cases
 from jqforecast.engine.fitting import fit_groups
 from jqforecast.engine.forecasting import forecast
@@ -35,6 +38,7 @@ from jqforecast.engine.weights import (
 
 __all__ = [
     "BACKTEST_HORIZON",
+    "FactorPosterior",
     "MIN_POINTS",
     "MULTI_CHUNK",
     "GroupPaths",
@@ -43,6 +47,7 @@ __all__ = [
     "applies",
     "backtest_cases",
     "combine_members",
+    "factor_posterior",
     "fit_groups",
     "forecast",
     "learn_calibration",

@@ -18,11 +18,11 @@ import xarray as xr
 
 from jqforecast.data.metrics import METRICS
 from jqforecast.data.schema import coerce_dtypes
+from jqforecast.engine.anchors import FactorPosterior, anchor_offsets, factor_posterior
 from jqforecast.engine.fitting import fit_groups
 from jqforecast.engine.series import (
     MIN_POINTS,
     SeriesData,
-    assumption_factors,
     assumption_sds,
     prepare,
     resolve_models,
@@ -47,6 +47,7 @@ def forecast(
     calibrate: bool = True,
     combine: Combine = COMBINE,
     jobs: int | None = None,
+    update_assumptions: bool = True,
 ) -> Forecast:
     """Joint sample paths for every series in ``data`` over ``years``.
 
@@ -86,6 +87,13 @@ def forecast(
         Processes for the Bayesian members' group fits (default: one per core, at most one
         per fit); ``1`` fits the groups one after another in this process. Results do not
         depend on it (:func:`fit_groups`).
+    update_assumptions : bool
+        Let official figures next to derived ones inform the shared derivation factors
+        (:func:`~jqforecast.engine.anchors.factor_posterior`): the factors are drawn from
+        their posterior and the derived histories re-anchored by its mean
+        (``meta["assumption_posterior"]``). ``False`` keeps the prior ``N(0, 1)`` and the
+        figures as given (what ``benchmarks/anchoring.py`` compares against). Data with
+        no official figure next to a derived one give the same forecast either way.
 
     Returns
     -------
@@ -110,7 +118,10 @@ def forecast(
         raise ValueError(f"combine must be one of {COMBINE_METHODS}, got {combine!r}")
     data = coerce_dtypes(data)
     sds = assumption_sds(data, assumptions)
-    series = prepare(data, sds)
+    # Official figures next to derived ones inform the shared factors (prior N(0, I));
+    # the histories are re-anchored by the posterior mean, the paths drawn from it.
+    posterior = factor_posterior(data, sds) if update_assumptions else FactorPosterior.prior(sds)
+    series = prepare(data, sds, anchor=anchor_offsets(posterior, sds))
     not_forecast = {sid: f"{n} point(s); {MIN_POINTS} needed" for sid, n in too_short(data).items()}
     members = resolve_models(models, seed)
     first = min(min(years), min(s.last_year for s in series) + 1)
@@ -148,7 +159,7 @@ def forecast(
     # Shared derivation uncertainty: one standard-normal factor per assumption and draw, the
     # same for every series that depends on that assumption (and for the members' own draws),
     # in the years derived with it (an official figure in a derived series carries none).
-    factors = assumption_factors(seed, sds, draws)
+    factors = posterior.draws(seed, draws)
     shift = np.stack(
         [
             sum(
@@ -174,6 +185,7 @@ def forecast(
         "skipped": skipped,
         "diagnostics": diagnostics,
         "assumption_sd": sds,
+        "assumption_posterior": posterior.to_dict(),
         "last_observed": {s.id: s.last_year for s in series},
         "not_forecast": not_forecast,
         "cumulative_raised": raised,

@@ -52,6 +52,18 @@ class SeriesData:
     # interpolated); ``history`` and ``noise`` then describe the additions, from the second
     # year on. None for every other series.
     stock: pd.Series | None = None
+    # What :func:`prepare`'s ``anchor`` added to each observed year's figure on the
+    # unconstrained scale (0 in the last year); None when nothing moved. ``history`` minus
+    # it is the figures as given (:attr:`observed`).
+    anchor: pd.Series | None = None
+
+    @property
+    def observed(self) -> pd.Series:
+        """The figures as given, on the unconstrained scale (``history`` before re-anchoring;
+        for a stock forecast through its additions: the additions)."""
+        if self.anchor is None or self.stock is not None:
+            return self.history
+        return self.history - self.anchor.reindex(self.history.index).fillna(0.0)
 
     @property
     def last_year(self) -> int:
@@ -236,7 +248,28 @@ def too_short(data: pd.DataFrame) -> dict[str, int]:
     return {series_id(m, i): int(n) for (m, i), n in points.items() if n < MIN_POINTS}
 
 
-def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -> list[SeriesData]:
+def series_rows(data: pd.DataFrame, assumption_sd: dict[str, float]):
+    """Each series' rows of the long table, sorted by year, with their loadings on the
+    shared assumptions (years × assumptions: 1 if the figure was derived with it, else 0)
+    and each row's own measurement sd (:func:`own_rel_sd`): ``((metric, industry), rows,
+    loadings, own)``, in the order of :func:`prepare`."""
+    own_all = own_rel_sd(data, assumption_sd)
+    for key, g in data.groupby(["metric", "industry"], sort=True):
+        g = g.sort_values("year")
+        texts = g["assumption"] if "assumption" in g else pd.Series(None, index=g.index)
+        carried = [set(str(t).split()) if pd.notna(t) else set() for t in texts]
+        ids = sorted(set().union(*carried))
+        loadings = pd.DataFrame(
+            {a: [float(a in row) for row in carried] for a in ids}, index=g["year"].to_numpy()
+        )
+        yield key, g, loadings, own_all.loc[g.index].to_numpy()
+
+
+def prepare(
+    data: pd.DataFrame,
+    assumption_sd: dict[str, float] | None = None,
+    anchor: dict[str, float] | None = None,
+) -> list[SeriesData]:
     """Group the long table into series on their unconstrained scales.
 
     A series with fewer than :data:`MIN_POINTS` points is left out with a
@@ -248,37 +281,45 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
     the points that carry it together and is added to the paths as one factor
     (:attr:`SeriesData.loadings` say which years carry it), so it must not also count as
     independent noise. An official figure added to a derived series carries none of it.
+
+    ``anchor`` (assumption → shift on the unconstrained scale, the posterior mean of
+    :func:`~jqforecast.engine.anchors.factor_posterior` times the sd) re-anchors each
+    figure by its loadings' difference from the series' last figure's, so a series mixing
+    derived and official figures reaches the models without the step the shared error
+    makes between them (:attr:`SeriesData.anchor` keeps the shift; the last figure never
+    moves). A cumulative stock's additions are taken from the re-anchored stock.
     """
     data = coerce_dtypes(data)
     assumption_sd = assumption_sd or {}
-    data["_own"] = own_rel_sd(data, assumption_sd)
     prepared, skipped = [], too_short(data)
     short = [f"{sid} ({n} point(s))" for sid, n in skipped.items()]
-    for (metric, industry), g in data.groupby(["metric", "industry"], sort=True):
+    for (metric, industry), g, loadings, own in series_rows(data, assumption_sd):
         if series_id(metric, industry) in skipped:
             continue
-        g = g.sort_values("year")
         transform = Transform(METRICS[metric].kind)
         years = range(int(g["year"].min()), int(g["year"].max()) + 1)
-        z = pd.Series(transform.forward(g["value"].to_numpy()), index=g["year"].to_numpy())
-        carried = [set(str(text).split()) if pd.notna(text) else set() for text in g["assumption"]]
-        ids = sorted(set().union(*carried))
-        own = g["_own"].to_numpy()
-        loadings = pd.DataFrame(
-            {a: [float(a in row) for row in carried] for a in ids}, index=g["year"].to_numpy()
-        )
+        values = g.set_index("year")["value"].astype(float)
+        moved = _anchor_shift(loadings, anchor)
+        cumulative = METRICS[metric].cumulative
+        z = pd.Series(transform.forward(values.to_numpy()), index=values.index)
+        if moved is not None:
+            z = z + moved
         s = SeriesData(
             id=series_id(metric, industry),
             metric=metric,
             industry=industry,
             transform=transform,
             history=z.reindex(years),
-            noise=pd.Series(own, index=g["year"].to_numpy()).reindex(years),
-            assumptions=tuple(ids),
+            noise=pd.Series(own, index=values.index).reindex(years),
+            assumptions=tuple(loadings.columns),
             loadings=loadings.reindex(years).interpolate(method="index"),
+            anchor=None if moved is None else moved.reindex(years),
         )
-        if METRICS[metric].cumulative and len(years) - 1 >= MIN_POINTS:
-            s = additions(s, g.set_index("year")["value"])
+        if cumulative and len(years) - 1 >= MIN_POINTS:
+            stock = values if moved is None else values * np.exp(moved)
+            s = additions(s, stock)
+            if moved is not None:  # observed years keep the figures as given
+                s = replace(s, stock=values.reindex(years).interpolate(method="index"))
         prepared.append(s)
     if short and not prepared:
         raise ValueError(
@@ -294,6 +335,22 @@ def prepare(data: pd.DataFrame, assumption_sd: dict[str, float] | None = None) -
             stacklevel=2,
         )
     return prepared
+
+
+def _anchor_shift(loadings: pd.DataFrame, anchor: dict[str, float] | None) -> pd.Series | None:
+    """Each figure's re-anchoring shift: ``Σ_a anchor_a × (ℓ_a − ℓ_a,last)`` (None if 0).
+
+    >>> ell = pd.DataFrame({"share": [1.0, 1.0, 0.0]}, index=[2022, 2023, 2024])
+    >>> _anchor_shift(ell, {"share": -0.2}).tolist()
+    [-0.2, -0.2, 0.0]
+    """
+    if not anchor:
+        return None
+    moved = sum(
+        (anchor[a] * (loadings[a] - loadings[a].iloc[-1]) for a in loadings if a in anchor),
+        pd.Series(0.0, index=loadings.index),
+    )
+    return None if not np.any(moved.to_numpy() != 0.0) else moved
 
 
 def additions(s: SeriesData, values: pd.Series) -> SeriesData:

@@ -86,7 +86,7 @@ def _group_paths(
     """
     out = np.empty((draws, len(group), len(grid)))
     for k, s in enumerate(group):
-        filled = s.history.interpolate(method="index")
+        filled = s.observed.interpolate(method="index")  # the figures as given
         for i, year in enumerate(grid):
             if year <= s.last_year:
                 out[:, k, i] = filled.get(year, np.nan)

@@ -284,6 +284,7 @@ def run(
                 "members_used",
                 "skipped",
                 "assumption_sd",
+                "assumption_posterior",
                 "diagnostics",
             )
         }

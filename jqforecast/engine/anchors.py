@@ -1,0 +1,222 @@
+"""What official figures say about the shared derivation assumptions.
+
+A derived figure is the true value moved by ``sd_a × f_a`` on its unconstrained scale for
+each assumption ``a`` it was derived with (the park's share of Pudong, say): one standard-
+normal factor ``f_a`` per assumption, shared by every series derived with it
+(:func:`~jqforecast.engine.series.assumption_factors`). An official figure carries none
+of it. So where a series has an official figure next to derived ones, the step between
+them is its growth *minus* the derived figures' shared error, and — with the growth of the
+series' other years as the yardstick — says something about ``f_a``, for *every* series
+derived with ``a``: one official park revenue figure re-anchors the other industries'
+derived revenue too.
+
+The model (Gaussian and linear, so the posterior is exact given the growth volatility):
+between consecutive observed figures of one series, ``Δ`` years apart, the change on the
+shift scale is ``μ Δ − Σ_a sd_a f_a (ℓ_a,t − ℓ_a,t−Δ) + e`` with ``Var e = σ² Δ`` plus
+both figures' own measurement variances, ``ℓ`` the figures' loadings on each assumption
+(1 derived with it, 0 not), ``μ`` the series' drift (flat prior) and ``σ`` its yearly
+volatility, estimated from the changes that do not cross a change of loading, shrunk
+towards :data:`GROWTH_SD_PRIOR` with :data:`GROWTH_SD_PRIOR_WEIGHT` pseudo-changes (with
+none to learn from, the prior itself). A series with a single change across the step (two
+figures, one derived, one official) cannot tell growth from step and leaves the factors
+as they were. Prior ``f ~ N(0, I)``.
+
+Written out (a regression with a known prior on some coefficients and an unknown drift
+per series) because the pieces are a dozen lines of linear algebra; statsmodels' GLS
+would need the prior rows appended by hand all the same.
+
+The forecast then draws the factors from the posterior (:meth:`FactorPosterior.draws`),
+and every series' history is re-anchored by the posterior mean on its last figure's
+footing (:func:`anchor_offsets`), so that the models see no step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from jqforecast.data.metrics import METRICS
+from jqforecast.engine.series import assumption_factors, series_rows
+from jqforecast.models.transforms import Transform
+
+# Prior yearly volatility of a series' changes on its log scale: the 75th percentile of
+# the per-series sd of yearly log changes over M3's 645 yearly series (median 0.081, 75 %
+# 0.157, 90 % 0.267; measured 2026-11-27 on ../shared/benchmarks/m3_yearly/m3_yearly_train.csv).
+# The upper quartile, not the median: a volatility set too low would make a step look like
+# evidence about the factor when it is growth.
+GROWTH_SD_PRIOR = 0.16
+# Pseudo-changes behind the prior (a scaled inverse-χ² prior; > 2 so its mean is finite)
+GROWTH_SD_PRIOR_WEIGHT = 4.0
+
+
+@dataclass(frozen=True)
+class FactorPosterior:
+    """The shared derivation factors' distribution given the data: ``N(mean, cov)`` over
+    ``names`` (sorted), in units of each assumption's sd; the prior is ``N(0, I)``.
+    ``evidence`` lists the series whose steps informed it."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    cov: np.ndarray
+    evidence: tuple[dict, ...] = field(default=())
+
+    @classmethod
+    def prior(cls, names) -> FactorPosterior:
+        """Nothing learned: ``N(0, I)``."""
+        names = tuple(sorted(names))
+        return cls(names, np.zeros(len(names)), np.eye(len(names)))
+
+    @property
+    def is_prior(self) -> bool:
+        """Whether no figure informed the factors."""
+        return not self.evidence
+
+    def sd(self) -> dict[str, float]:
+        """Each factor's posterior sd (1 a priori)."""
+        return dict(zip(self.names, np.sqrt(np.diag(self.cov)).tolist(), strict=True))
+
+    def means(self) -> dict[str, float]:
+        """Each factor's posterior mean (0 a priori)."""
+        return dict(zip(self.names, self.mean.tolist(), strict=True))
+
+    def draws(self, seed: int, n: int) -> dict[str, np.ndarray]:
+        """``n`` joint draws of the factors: ``mean + chol(cov) ε``, with ``ε`` the
+        standard-normal streams of :func:`~jqforecast.engine.series.assumption_factors`
+        (so the prior's draws are exactly those streams).
+
+        >>> p = FactorPosterior.prior(["b", "a"])
+        >>> bool(np.array_equal(p.draws(0, 5)["a"], assumption_factors(0, ["a"], 5)["a"]))
+        True
+        """
+        eps = assumption_factors(seed, self.names, n)
+        if self.is_prior:
+            return eps
+        z = np.stack([eps[a] for a in self.names])
+        f = self.mean[:, None] + np.linalg.cholesky(self.cov) @ z
+        return dict(zip(self.names, f, strict=True))
+
+    def to_dict(self) -> dict:
+        """JSON-ready (the forecast's ``meta["assumption_posterior"]``)."""
+        return {
+            "names": list(self.names),
+            "mean": self.mean.tolist(),
+            "cov": self.cov.tolist(),
+            "evidence": list(self.evidence),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FactorPosterior:
+        return cls(
+            tuple(d["names"]),
+            np.asarray(d["mean"], dtype=float),
+            np.asarray(d["cov"], dtype=float).reshape(len(d["names"]), len(d["names"])),
+            tuple(d.get("evidence", ())),
+        )
+
+
+def shift_scale(metric: str, values: np.ndarray) -> np.ndarray:
+    """Values on the scale the shared factors move them on: the data type's unconstrained
+    scale, and logs for a cumulative stock (the forecast multiplies a stock by the factor)."""
+    m = METRICS.get(metric)
+    if m is not None and m.cumulative:
+        return np.log(np.maximum(np.asarray(values, dtype=float), 0.5))
+    kind = m.kind if m is not None else None
+    return Transform(kind).forward(values) if kind is not None else np.asarray(values, float)
+
+
+def factor_posterior(data: pd.DataFrame, sds: dict[str, float]) -> FactorPosterior:
+    """The shared factors' posterior given every series' steps between figures with
+    different loadings (module docstring); the prior when there are none.
+
+    ``data``: the validated long table; ``sds``: each assumption's log-scale sd
+    (:func:`~jqforecast.engine.series.assumption_sds`).
+
+    Examples
+    --------
+    A series derived with ``share`` (sd 0.3) for six years, growing 5 % a year, then an
+    official figure 20 % below the trend: the derived figures were too high, the factor
+    is negative (true = derived × e^(0.3 f)):
+
+    >>> years = list(range(2018, 2025))
+    >>> values = [100 * 1.05 ** k for k in range(6)] + [100 * 1.05 ** 6 * 0.8]
+    >>> rows = pd.DataFrame({"metric": "revenue", "industry": "ic", "year": years,
+    ...     "value": values, "status": ["derived"] * 6 + ["official"],
+    ...     "rel_sd": [0.3] * 6 + [None], "assumption": ["share"] * 6 + [None]})
+    >>> p = factor_posterior(rows, {"share": 0.3})
+    >>> round(p.means()["share"], 2), round(p.sd()["share"], 2)
+    (-0.61, 0.43)
+    """
+    names = tuple(sorted(sds))
+    blocks, evidence = [], []
+    for (metric, industry), g, loadings, own in series_rows(data, sds):
+        block = _steps(metric, g, loadings.reindex(columns=names, fill_value=0.0), own, sds)
+        if block is not None:
+            blocks.append(block)
+            evidence.append({"series": f"{metric}/{industry}", **block[3]})
+    if not blocks:
+        return FactorPosterior.prior(sds)
+    k = len(names)
+    rows = sum(len(b[1]) for b in blocks)
+    x = np.zeros((rows, k + len(blocks)))
+    y, w = np.empty(rows), np.empty(rows)
+    at = 0
+    for j, (design, d, var, _) in enumerate(blocks):
+        n = len(d)
+        x[at : at + n, :k] = design[:, :k]
+        x[at : at + n, k + j] = design[:, k]
+        y[at : at + n], w[at : at + n] = d, 1.0 / var
+        at += n
+    prior = np.diag(np.r_[np.ones(k), np.full(len(blocks), 1e-8)])  # drifts: flat
+    cov = np.linalg.inv(x.T @ (w[:, None] * x) + prior)
+    mean = cov @ (x.T @ (w * y))
+    cov_f = (cov[:k, :k] + cov[:k, :k].T) / 2
+    return FactorPosterior(names, mean[:k], cov_f, tuple(evidence))
+
+
+def _steps(metric: str, g: pd.DataFrame, loadings: pd.DataFrame, own: np.ndarray, sds: dict):
+    """One series' rows of the regression: (design (changes × [factors…, drift]), changes,
+    variances, summary), or ``None`` when no change crosses a change of loading."""
+    ok = np.isfinite(g["value"].to_numpy(dtype=float))
+    years = g["year"].to_numpy()[ok]
+    if len(years) < 2:
+        return None
+    x = shift_scale(metric, g["value"].to_numpy(dtype=float)[ok])
+    sd = np.array([sds[a] for a in loadings.columns])
+    load = loadings.to_numpy(dtype=float)[ok] * sd  # sd-weighted loadings per figure
+    d, span = np.diff(x), np.diff(years).astype(float)
+    step = -np.diff(load, axis=0)  # the factors' part of each change: −Σ sd_a f_a Δℓ_a
+    crossing = np.abs(step).sum(axis=1) > 1e-12
+    if not crossing.any():
+        return None
+    own = np.asarray(own, dtype=float)[ok]
+    own_var = own[1:] ** 2 + own[:-1] ** 2
+    calm = ~crossing
+    dof, scale2 = GROWTH_SD_PRIOR_WEIGHT, GROWTH_SD_PRIOR**2
+    if calm.sum() >= 2:  # the drift takes one of the calm changes' degrees of freedom
+        mu = d[calm].sum() / span[calm].sum()
+        resid2 = ((d[calm] - mu * span[calm]) ** 2 / span[calm]).sum()
+        scale2 = (dof * scale2 + resid2) / (dof + calm.sum() - 1)
+        dof += calm.sum() - 1
+    # σ² is itself uncertain (scaled inverse-χ² with ``dof`` degrees of freedom): its mean,
+    # dof / (dof − 2) × the scale, widens the evidence as a Student-t would on few changes
+    sigma2 = scale2 * dof / (dof - 2)
+    design = np.column_stack([step, span])
+    var = sigma2 * span + own_var
+    summary = {
+        "steps": [
+            f"{a}-{b}" for a, b in zip(years[:-1][crossing], years[1:][crossing], strict=True)
+        ],
+        "changes": int(len(d)),
+        "growth_sd": float(np.sqrt(sigma2)),
+    }
+    return design, d, var, summary
+
+
+def anchor_offsets(posterior: FactorPosterior, sds: dict[str, float]) -> dict[str, float]:
+    """Each assumption's posterior-mean shift on the unconstrained scale, ``sd_a × mean_a``:
+    what :func:`~jqforecast.engine.series.prepare` moves each derived figure by, relative to
+    its series' last figure, so the models see the history without the step the factors
+    explain (nonzero entries only)."""
+    return {a: sds[a] * m for a, m in posterior.means().items() if m != 0.0}

@@ -150,10 +150,32 @@ class Forecast:
             return FactorPosterior.from_dict(stored)
         return FactorPosterior.prior(self.meta.get("assumption_sd", {}))
 
+    def loading(self, series: str, assumption: str, year: int) -> float:
+        """How much of ``assumption``'s shift the series' value in ``year`` carries, as the
+        forecast applied it (``meta["loadings"]``): 1 for a figure derived with it, 0 for
+        an official one, a share across a gap between the two (a year without a figure
+        between a derived 2024 and an official 2026: ½), after the last figure the last
+        one's. For a year outside the paths, or a forecast without the record: 1 if
+        :meth:`assumptions_of` lists it, else 0."""
+        stored = self.meta.get("loadings")
+        if stored is not None and year in self.years:
+            per_year = stored.get(series, {}).get(assumption)
+            return 0.0 if per_year is None else float(per_year[self.years.index(year)])
+        return 1.0 if assumption in self._figure_assumptions(series, year) else 0.0
+
     def assumptions_of(self, series: str, year: int) -> list[str]:
         """The shared assumptions a series' value in ``year`` carries: those its figure of
         that year was derived with, or, for a year it was not observed in, its latest
-        figure's before that year (what a forecast starts from; an official figure: none)."""
+        figure's before that year (what a forecast starts from; an official figure: none);
+        a year without a figure between a derived and an official one carries a share
+        (:meth:`loading`), and counts."""
+        stored = self.meta.get("loadings")
+        if stored is not None and year in self.years:
+            return sorted(a for a in stored.get(series, {}) if self.loading(series, a, year) > 0)
+        return self._figure_assumptions(series, year)
+
+    def _figure_assumptions(self, series: str, year: int) -> list[str]:
+        """The assumptions of the series' latest figure up to ``year``."""
         metric, industry = series.split("/", 1)
         h = self.history
         if "assumption" not in h:

@@ -453,14 +453,16 @@ def _assumption_at(
     t: Target, forecast: Forecast, assumption: str, at: float, factor: np.ndarray
 ) -> np.ndarray:
     """The target's measure with every draw's factor of ``assumption`` set to ``at`` (in
-    its standard deviations) in the series that carry it, the rest of each draw kept."""
+    its standard deviations) in the series that carry it, as much as each year carries it
+    (:meth:`Forecast.loading`), the rest of each draw kept."""
     sd = forecast.meta["assumption_sd"][assumption]
 
     def value(term):
         x = forecast.values(term.series, term.year)
-        if assumption not in forecast.assumptions_of(term.series, term.year):
+        loading = forecast.loading(term.series, assumption, term.year)
+        if loading == 0:
             return x
         transform = Transform(METRICS[term.metric].kind)
-        return transform.inverse(transform.forward(x) + sd * (at - factor))
+        return transform.inverse(transform.forward(x) + sd * loading * (at - factor))
 
     return np.asarray(t.measure.evaluate(value), dtype=float)

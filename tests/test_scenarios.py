@@ -226,3 +226,53 @@ def test_sensitivity_to_an_assumption_by_hand(tmp_path):
     assert (row["p_hit_minus_1sd"], row["p_hit_plus_1sd"]) == (0.0, 1.0)
     assert row["variance_share"] > 0.9  # corr(100·e^(0.3f), f)² (not 1: exp is not linear)
     assert "assumption" not in table.loc["ai"].index
+
+
+def test_sensitivity_to_an_informed_assumption_and_a_gap_year_by_hand(tmp_path):
+    """The factor's posterior N(−0.5, 0.5²) (official figures informed it): the assumption
+    at ∓1 sd is the factor at −1 / 0, so a series at 100 · e^(0.3 f) is at 74 / 100 against a
+    target of ≥ 95 (P 0 / 1). In a gap year carrying half the shift (``meta["loadings"]``
+    ½) the same move is half as large: 100 · e^(0.15 (at − f)) around 100 · e^(0.15 f)."""
+    import xarray as xr
+
+    from jqforecast.engine.anchors import FactorPosterior
+    from jqforecast.engine.series import assumption_factors
+    from jqforecast.result import Forecast
+
+    history = pd.DataFrame(
+        {"metric": ["revenue"] * 2, "industry": ["ic"] * 2, "year": [2024, 2026],
+         "value": [100.0, 120.0], "status": ["derived", "official"],
+         "assumption": ["share", None], "rel_sd": [0.3, None]}
+    )  # fmt: skip
+    posterior = FactorPosterior(("share",), np.array([-0.5]), np.array([[0.25]]), ({"x": 1},))
+    meta = {
+        "seed": 3,
+        "assumption_sd": {"share": 0.3},
+        "loadings": {"revenue/ic": {"share": [1.0, 0.5]}},
+        "assumption_posterior": posterior.to_dict(),
+    }
+    coords = {"draw": range(4000), "series": ["revenue/ic"], "year": [2024, 2025]}
+    empty = xr.DataArray(np.zeros((4000, 1, 2)), dims=("draw", "series", "year"), coords=coords)
+    f = Forecast(empty, history, meta).assumption_factors()["share"]
+    eps = assumption_factors(3, ["share"], 4000)["share"]  # the prior's stream
+    np.testing.assert_allclose(f, -0.5 + 0.5 * eps, rtol=1e-12)
+    x = np.stack([100 * np.exp(0.3 * f), 100 * np.exp(0.15 * f)], axis=1)[:, None, :]
+    fc = Forecast(empty.copy(data=x), history, meta)
+    assert fc.loading("revenue/ic", "share", 2025) == 0.5
+    assert fc.loading("revenue/ic", "share", 2026) == 0.0  # the official figure, not in paths
+    assert fc.assumptions_of("revenue/ic", 2025) == ["share"]
+    spec = tmp_path / "targets.yaml"
+    spec.write_text(
+        "targets:\n"
+        "  - {id: y24, label_zh: a, label_en: a, measure: 'revenue.ic[2024]', comparator: '>=',"
+        " threshold: 95, unit: 亿元}\n"
+        "  - {id: y25, label_zh: b, label_en: b, measure: 'revenue.ic[2025]', comparator: '>=',"
+        " threshold: 95, unit: 亿元}\n",
+        encoding="utf-8",
+    )
+    table = sensitivity(fc, load(spec, include_default=False)).set_index(["target", "driver"])
+    row = table.loc[("y24", "assumption")]
+    assert (row["p_hit_minus_1sd"], row["p_hit_plus_1sd"]) == (0.0, 1.0)
+    gap = table.loc[("y25", "assumption")]  # 100 · e^(0.15 · (−1)) = 86 < 95 ≤ 100 · e^0 = 100
+    assert (gap["p_hit_minus_1sd"], gap["p_hit_plus_1sd"]) == (0.0, 1.0)
+    assert gap["p_hit"] == pytest.approx(np.mean(100 * np.exp(0.15 * f) >= 95))

@@ -186,6 +186,13 @@ def forecast(
         "diagnostics": diagnostics,
         "assumption_sd": sds,
         "assumption_posterior": posterior.to_dict(),
+        # each series' share of each assumption's shift, per year of the paths (1 derived,
+        # 0 official, between the two across a gap; after the last figure, the last one's)
+        "loadings": {
+            s.id: {a: s.loading(a, grid).tolist() for a in s.assumptions}
+            for s in series
+            if s.assumptions
+        },
         "last_observed": {s.id: s.last_year for s in series},
         "not_forecast": not_forecast,
         "cumulative_raised": raised,

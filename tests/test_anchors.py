@@ -187,3 +187,29 @@ def test_evidence_never_widens_a_factor_and_the_draws_follow_the_posterior(steps
     assert np.mean(draws) == pytest.approx(post.means()["share"], abs=0.03)
     assert np.std(draws) == pytest.approx(post.sd()["share"], rel=0.03)
     assert FactorPosterior.from_dict(post.to_dict()).means() == post.means()
+
+
+def test_the_volatility_prior_comes_from_the_metric_s_other_series():
+    """An evidence series with two calm changes learns little about its own volatility:
+    other series of the same metric that swing widely raise it (and the step then says
+    less), steady ones lower it; series of another metric do not count."""
+    years = list(range(2020, 2025))
+    ic = _rows("revenue", "ic", years, [100, 110, 121, 133, 100], ["derived"] * 4 + ["official"],
+               ["share"] * 4 + [None])  # fmt: skip
+
+    def other(metric, industry, swing):
+        values = [100 * 1.1**k * (swing if k % 2 else 1 / swing) for k in range(6)]
+        return _rows(metric, industry, range(2019, 2025), values, ["derived"] * 6,
+                     ["share"] * 6)  # fmt: skip
+
+    def growth_sd(*others):
+        post = factor_posterior(pd.concat([ic, *others], ignore_index=True), {"share": 0.3})
+        (e,) = post.evidence
+        return e["growth_sd"], post.sd()["share"]
+
+    alone = growth_sd()
+    wild = growth_sd(other("revenue", "ai", 1.4), other("revenue", "biomed", 1.4))
+    steady = growth_sd(other("revenue", "ai", 1.0), other("revenue", "biomed", 1.0))
+    elsewhere = growth_sd(other("pct_filings", "park_total", 1.4))
+    assert steady[0] < alone[0] < wild[0] and steady[1] < alone[1] < wild[1]
+    assert elsewhere == pytest.approx(alone)

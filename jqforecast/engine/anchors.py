@@ -15,9 +15,11 @@ between consecutive observed figures of one series, ``Δ`` years apart, the chan
 shift scale is ``μ Δ − Σ_a sd_a f_a (ℓ_a,t − ℓ_a,t−Δ) + e`` with ``Var e = σ² Δ`` plus
 both figures' own measurement variances, ``ℓ`` the figures' loadings on each assumption
 (1 derived with it, 0 not), ``μ`` the series' drift (flat prior) and ``σ`` its yearly
-volatility, estimated from the changes that do not cross a change of loading, shrunk
-towards :data:`GROWTH_SD_PRIOR` with :data:`GROWTH_SD_PRIOR_WEIGHT` pseudo-changes (with
-none to learn from, the prior itself). A series with a single change across the step (two
+volatility, estimated from the changes that do not cross a change of loading ("calm"),
+shrunk towards a prior scale worth :data:`GROWTH_SD_PRIOR_WEIGHT` pseudo-changes: the
+calm changes of the metric's other series pooled with :data:`GROWTH_SD_PRIOR` (so the
+other industries' revenue say how volatile revenue is; with nothing to learn from, the
+prior itself). A series with a single change across the step (two
 figures, one derived, one official) cannot tell growth from step and leaves the factors
 as they were. Prior ``f ~ N(0, I)``.
 
@@ -149,12 +151,12 @@ def factor_posterior(data: pd.DataFrame, sds: dict[str, float]) -> FactorPosteri
     (-0.61, 0.43)
     """
     names = tuple(sorted(sds))
-    blocks, evidence = [], []
-    for (metric, industry), g, loadings, own in series_rows(data, sds):
-        block = _steps(metric, g, loadings.reindex(columns=names, fill_value=0.0), own, sds)
-        if block is not None:
-            blocks.append(block)
-            evidence.append({"series": f"{metric}/{industry}", **block[3]})
+    changes = [
+        c
+        for (metric, industry), g, loadings, own in series_rows(data, sds)
+        if (c := _changes(f"{metric}/{industry}", metric, g, loadings, own, names, sds))
+    ]
+    blocks = [_block(c, changes) for c in changes if c.crossing.any()]
     if not blocks:
         return FactorPosterior.prior(sds)
     k = len(names)
@@ -172,46 +174,89 @@ def factor_posterior(data: pd.DataFrame, sds: dict[str, float]) -> FactorPosteri
     cov = np.linalg.inv(x.T @ (w[:, None] * x) + prior)
     mean = cov @ (x.T @ (w * y))
     cov_f = (cov[:k, :k] + cov[:k, :k].T) / 2
-    return FactorPosterior(names, mean[:k], cov_f, tuple(evidence))
+    return FactorPosterior(names, mean[:k], cov_f, tuple(b[3] for b in blocks))
 
 
-def _steps(metric: str, g: pd.DataFrame, loadings: pd.DataFrame, own: np.ndarray, sds: dict):
-    """One series' rows of the regression: (design (changes × [factors…, drift]), changes,
-    variances, summary), or ``None`` when no change crosses a change of loading."""
+@dataclass(frozen=True)
+class _Changes:
+    """One series' changes between consecutive figures on the shift scale."""
+
+    series: str
+    metric: str
+    d: np.ndarray  # the changes
+    span: np.ndarray  # years each spans
+    step: np.ndarray  # (changes, factors): each factor's coefficient, −sd_a Δℓ_a
+    own_var: np.ndarray  # both figures' own measurement variances
+    years: np.ndarray  # the figures' years
+
+    @property
+    def crossing(self) -> np.ndarray:
+        """The changes across a change of loading (the others are "calm")."""
+        return np.abs(self.step).sum(axis=1) > 1e-12
+
+    def calm_residuals(self) -> tuple[float, int]:
+        """Sum of squared per-year residuals of the calm changes about their own drift, and
+        its degrees of freedom (the drift takes one); (0, 0) with fewer than two."""
+        calm = ~self.crossing
+        if calm.sum() < 2:
+            return 0.0, 0
+        d, span = self.d[calm], self.span[calm]
+        mu = d.sum() / span.sum()
+        return float(((d - mu * span) ** 2 / span).sum()), int(calm.sum() - 1)
+
+
+def _changes(series, metric, g, loadings, own, names, sds) -> _Changes | None:
+    """:class:`_Changes` of one series (None with fewer than two figures)."""
     ok = np.isfinite(g["value"].to_numpy(dtype=float))
     years = g["year"].to_numpy()[ok]
     if len(years) < 2:
         return None
     x = shift_scale(metric, g["value"].to_numpy(dtype=float)[ok])
-    sd = np.array([sds[a] for a in loadings.columns])
-    load = loadings.to_numpy(dtype=float)[ok] * sd  # sd-weighted loadings per figure
-    d, span = np.diff(x), np.diff(years).astype(float)
-    step = -np.diff(load, axis=0)  # the factors' part of each change: −Σ sd_a f_a Δℓ_a
-    crossing = np.abs(step).sum(axis=1) > 1e-12
-    if not crossing.any():
-        return None
+    sd = np.array([sds[a] for a in names])
+    load = loadings.reindex(columns=names, fill_value=0.0).to_numpy(dtype=float)[ok] * sd
     own = np.asarray(own, dtype=float)[ok]
-    own_var = own[1:] ** 2 + own[:-1] ** 2
-    calm = ~crossing
-    dof, scale2 = GROWTH_SD_PRIOR_WEIGHT, GROWTH_SD_PRIOR**2
-    if calm.sum() >= 2:  # the drift takes one of the calm changes' degrees of freedom
-        mu = d[calm].sum() / span[calm].sum()
-        resid2 = ((d[calm] - mu * span[calm]) ** 2 / span[calm]).sum()
-        scale2 = (dof * scale2 + resid2) / (dof + calm.sum() - 1)
-        dof += calm.sum() - 1
+    return _Changes(
+        series,
+        metric,
+        np.diff(x),
+        np.diff(years).astype(float),
+        -np.diff(load, axis=0),  # the factors' part of each change: −Σ sd_a f_a Δℓ_a
+        own[1:] ** 2 + own[:-1] ** 2,
+        years,
+    )
+
+
+def _block(c: _Changes, every: list[_Changes]):
+    """One evidence series' rows of the regression: (design (changes × [factors…, drift]),
+    changes, variances, summary).
+
+    The yearly volatility σ: a scaled inverse-χ² prior with :data:`GROWTH_SD_PRIOR_WEIGHT`
+    degrees of freedom, its scale the calm changes of the *other* series of the same metric
+    pooled with :data:`GROWTH_SD_PRIOR` (as much weight as one series' worth of pseudo-
+    changes), updated with the series' own calm changes."""
+    pooled, dof_pooled = GROWTH_SD_PRIOR_WEIGHT * GROWTH_SD_PRIOR**2, GROWTH_SD_PRIOR_WEIGHT
+    for other in every:
+        if other.metric == c.metric and other.series != c.series:
+            r2, dof = other.calm_residuals()
+            pooled, dof_pooled = pooled + r2, dof_pooled + dof
+    dof, scale2 = GROWTH_SD_PRIOR_WEIGHT, pooled / dof_pooled
+    resid2, own_dof = c.calm_residuals()
+    if own_dof:
+        scale2 = (dof * scale2 + resid2) / (dof + own_dof)
+        dof += own_dof
     # σ² is itself uncertain (scaled inverse-χ² with ``dof`` degrees of freedom): its mean,
     # dof / (dof − 2) × the scale, widens the evidence as a Student-t would on few changes
     sigma2 = scale2 * dof / (dof - 2)
-    design = np.column_stack([step, span])
-    var = sigma2 * span + own_var
+    crossing = c.crossing
     summary = {
+        "series": c.series,
         "steps": [
-            f"{a}-{b}" for a, b in zip(years[:-1][crossing], years[1:][crossing], strict=True)
+            f"{a}-{b}" for a, b in zip(c.years[:-1][crossing], c.years[1:][crossing], strict=True)
         ],
-        "changes": int(len(d)),
+        "changes": int(len(c.d)),
         "growth_sd": float(np.sqrt(sigma2)),
     }
-    return design, d, var, summary
+    return np.column_stack([c.step, c.span]), c.d, sigma2 * c.span + c.own_var, summary
 
 
 def anchor_offsets(posterior: FactorPosterior, sds: dict[str, float]) -> dict[str, float]:

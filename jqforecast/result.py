@@ -215,7 +215,10 @@ class Forecast:
         if carried:
             factors = self.assumption_factors()
             shift = sum(sds[a] * factors[a] for a in carried)
-            true = transform.inverse(transform.forward(np.array([value])) + shift)
+            if series in self.meta.get("stocks_from_additions", ()):
+                true = np.round(value * np.exp(shift))  # as the forecast moves the stock
+            else:
+                true = transform.inverse(transform.forward(np.array([value])) + shift)
         else:
             true = np.full(draws, value)
         own = float(own_rel_sd(row, sds).iloc[0]) if "status" in row else 0.0

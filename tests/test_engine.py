@@ -244,6 +244,22 @@ def test_cumulative_stock_paths_never_fall_below_the_last_value_or_from_year_to_
     assert fc.meta["members_used"]["smart_factories/park_total"].keys() >= {"bayes_count"}
 
 
+def test_a_derived_stock_s_past_figure_moves_with_the_factor_as_its_forecast_does():
+    """A stock forecast through its additions is multiplied by the shared factor (whole
+    numbers), and so is its past figure's true value (``observed_draws``, the charts'
+    whiskers): the two agree draw for draw in an observed year of the paths. (Up to
+    session 17 the past figure moved on the count scale, (c + ½)·e^s − ½.)"""
+    derived = dict(status="derived", assumption="share", rel_sd=0.4)
+    data = _table("smart_factories", "park_total", range(2018, 2025), [2, 4, 7, 9, 12, 14, 17],
+                  "家", **derived)  # fmt: skip
+    fc = forecast(data, years=(2024, 2025), draws=1000, seed=0, assumptions={},
+                  models="statistical")  # fmt: skip
+    assert fc.meta["stocks_from_additions"] == ["smart_factories/park_total"]
+    past = fc.observed_draws("smart_factories/park_total", 2024)
+    np.testing.assert_array_equal(past, fc.values("smart_factories/park_total", 2024))
+    assert past.std() > 0 and (past == np.round(past)).all()
+
+
 def test_a_cumulative_stock_of_three_consecutive_years_is_a_level_kept_from_falling():
     """Two additions are too few to forecast: such a stock is modelled as a level (the
     growth model) and its falling draws raised to the running maximum."""

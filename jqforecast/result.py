@@ -163,6 +163,23 @@ class Forecast:
             return 0.0 if per_year is None else float(per_year[self.years.index(year)])
         return 1.0 if assumption in self._figure_assumptions(series, year) else 0.0
 
+    def shifted(self, series: str, values: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+        """``values`` of ``series`` (data scale) moved by a shared derivation ``shift`` as
+        the forecast moves them: on the unconstrained scale of the series' data type, and a
+        stock forecast through its additions multiplied by ``e^shift`` and kept whole.
+
+        >>> Forecast(None, None, {"stocks_from_additions": ["smart_factories/park_total"]}
+        ...          ).shifted("smart_factories/park_total", np.array([10.0]), np.log(1.26))
+        array([13.])
+        """
+        from jqforecast.data.metrics import METRICS
+        from jqforecast.models.transforms import Transform
+
+        if series in self.meta.get("stocks_from_additions", ()):
+            return np.round(np.asarray(values, dtype=float) * np.exp(shift))
+        transform = Transform(METRICS[series.split("/", 1)[0]].kind)
+        return transform.inverse(transform.forward(values) + shift)
+
     def assumptions_of(self, series: str, year: int) -> list[str]:
         """The shared assumptions a series' value in ``year`` carries: those its figure of
         that year was derived with, or, for a year it was not observed in, its latest
@@ -215,10 +232,7 @@ class Forecast:
         if carried:
             factors = self.assumption_factors()
             shift = sum(sds[a] * factors[a] for a in carried)
-            if series in self.meta.get("stocks_from_additions", ()):
-                true = np.round(value * np.exp(shift))  # as the forecast moves the stock
-            else:
-                true = transform.inverse(transform.forward(np.array([value])) + shift)
+            true = self.shifted(series, np.full(draws, value), shift)
         else:
             true = np.full(draws, value)
         own = float(own_rel_sd(row, sds).iloc[0]) if "status" in row else 0.0

@@ -18,7 +18,6 @@ import yaml
 from scipy.optimize import brentq
 
 from jqforecast.data.metrics import METRICS, Kind
-from jqforecast.models.transforms import Transform
 from jqforecast.result import Forecast, keep_cumulative
 from jqforecast.targets.definitions import Target, TargetSet
 from jqforecast.targets.definitions import load as load_targets
@@ -462,7 +461,6 @@ def _assumption_at(
         loading = forecast.loading(term.series, assumption, term.year)
         if loading == 0:
             return x
-        transform = Transform(METRICS[term.metric].kind)
-        return transform.inverse(transform.forward(x) + sd * loading * (at - factor))
+        return forecast.shifted(term.series, x, sd * loading * (at - factor))
 
     return np.asarray(t.measure.evaluate(value), dtype=float)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,67 @@ def machine() -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def stock_parser(doc: str, out: str) -> argparse.ArgumentParser:
+    """The options every simulated-stock benchmark takes: ``--series`` (stocks per process
+    and history length), ``--draws``, ``--seed``, ``--out``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--series", type=int, default=40, help="stocks per process and length")
+    ap.add_argument("--draws", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=out)
+    return ap
+
+
+def stock_benchmark(
+    args, command: str, script, sample_route: Callable, line: Callable[[dict], str]
+) -> pd.DataFrame:
+    """Run a simulated-stock benchmark (``cumulative_stocks.py``, ``firm_stocks.py``; its
+    module is ``script``, with ``PROCESSES``, ``LENGTHS``, ``ROUTES``, ``simulate`` and
+    ``scores``): every (process, history length, route) cell, with ``args.series`` stocks
+    per process and length from ``simulate(process, n_years, rng)`` (one generator seeded
+    ``args.seed``), each route's samples from ``sample_route(route, stocks, n_years) ->
+    (samples, extra columns)`` scored by ``scores(samples, stocks, n_years)``; one printed
+    ``line(cell)`` per cell, then the mean of the scores per route, and the JSON at
+    ``args.out`` (atomically) with ``command``. The stocks are series ``sim000``,
+    ``sim001``, … (registered as industries here). Returns the cells."""
+    processes, lengths = script.PROCESSES, script.LENGTHS
+    routes, simulate, scores = script.ROUTES, script.simulate, script.scores
+    from jqforecast._io import write_json
+    from jqforecast.data.metrics import INDUSTRIES, register_industry
+
+    for i in range(args.series):
+        if f"sim{i:03d}" not in INDUSTRIES:
+            register_industry(f"sim{i:03d}", f"模拟{i}", f"simulated {i}")
+    rng = np.random.default_rng(args.seed)
+    cells = []
+    for process in processes:
+        for n_years in lengths:
+            stocks = np.stack([simulate(process, n_years, rng) for _ in range(args.series)])
+            for route in routes:
+                start = time.perf_counter()
+                samples, extra = sample_route(route, stocks, n_years)
+                cell = {"process": process, "years": n_years, "route": route, **extra}
+                scored = scores(samples, stocks, n_years)
+                cell |= scored | {"seconds": round(time.perf_counter() - start, 1)}
+                cells.append(cell)
+                print(line(cell), flush=True)
+    frame = pd.DataFrame(cells)
+    summary = frame.groupby("route")[list(scored)].mean()
+    print(f"\nmean over the {len(processes) * len(lengths)} cells (process × history length):")
+    print(summary.round(4).to_string())
+    write_json(
+        args.out,
+        {
+            "command": command,
+            "machine": machine(),
+            "cells": cells,
+            "mean": summary.round(5).to_dict(orient="index"),
+        },
+    )
+    print(f"wrote {args.out}")
+    return frame
 
 
 @dataclass

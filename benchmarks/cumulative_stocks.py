@@ -34,18 +34,15 @@ raised. Prints a table and writes JSON (atomically).
 
 from __future__ import annotations
 
-import argparse
-import time
+import sys
 import warnings
 
 import numpy as np
 import pandas as pd
-from _common import machine
+from _common import stock_benchmark, stock_parser
 
 from jqforecast import forecast
-from jqforecast._io import write_json
 from jqforecast.backtest.scores import crps_sample
-from jqforecast.data.metrics import INDUSTRIES, register_industry
 
 PROCESSES = ("steady", "trending", "slowing")
 LENGTHS = (4, 6, 8)
@@ -133,53 +130,30 @@ def scores(samples: np.ndarray, stocks: np.ndarray, n_years: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--series", type=int, default=40, help="stocks per process and length")
-    ap.add_argument("--draws", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="benchmarks/out/cumulative_stocks.json")
+    ap = stock_parser(__doc__, "benchmarks/out/cumulative_stocks.json")
     ap.add_argument("--gap", action="store_true", help="the second-to-last year unobserved")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    for i in range(args.series):
-        if f"sim{i:03d}" not in INDUSTRIES:
-            register_industry(f"sim{i:03d}", f"模拟{i}", f"simulated {i}")
-    rng = np.random.default_rng(args.seed)
-    cells = []
-    for process in PROCESSES:
-        for n_years in LENGTHS:
-            stocks = np.stack([simulate(process, n_years, rng) for _ in range(args.series)])
-            for route in ROUTES:
-                start = time.perf_counter()
-                samples, raised = route_paths(
-                    route, stocks, n_years, args.draws, args.seed, args.gap
-                )
-                cell = {"process": process, "years": n_years, "route": route}
-                cell |= scores(samples, stocks, n_years)
-                cell |= {"raised": raised, "seconds": round(time.perf_counter() - start, 1)}
-                cells.append(cell)
-                print(
-                    f"{process:9s} {n_years} {route:9s} CRPS/add {cell['crps_per_addition']:.3f}"
-                    f"  cov80 {cell['cov80']:.2f}  cov95 {cell['cov95']:.2f}"
-                    f"  Brier {cell['brier']:.4f}  raised {raised:.2f}  {cell['seconds']} s",
-                    flush=True,
-                )
-    frame = pd.DataFrame(cells)
-    summary = frame.groupby("route")[["crps_per_addition", "cov80", "cov95", "brier"]].mean()
-    print("\nmean over the nine cells (process × history length):")
-    print(summary.round(4).to_string())
-    write_json(
-        args.out,
-        {
-            "command": "python benchmarks/cumulative_stocks.py "
-            f"--series {args.series} --draws {args.draws} --seed {args.seed}"
-            + (" --gap" if args.gap else ""),
-            "machine": machine(),
-            "cells": cells,
-            "mean": summary.round(5).to_dict(orient="index"),
-        },
+
+    def sample_route(route, stocks, n_years):
+        samples, raised = route_paths(route, stocks, n_years, args.draws, args.seed, args.gap)
+        return samples, {"raised": raised}
+
+    def line(c):
+        return (
+            f"{c['process']:9s} {c['years']} {c['route']:9s} CRPS/add {c['crps_per_addition']:.3f}"
+            f"  cov80 {c['cov80']:.2f}  cov95 {c['cov95']:.2f}"
+            f"  Brier {c['brier']:.4f}  raised {c['raised']:.2f}  {c['seconds']} s"
+        )
+
+    stock_benchmark(
+        args,
+        f"python benchmarks/cumulative_stocks.py --series {args.series} --draws {args.draws} "
+        f"--seed {args.seed}" + (" --gap" if args.gap else ""),
+        sys.modules[__name__],
+        sample_route,
+        line,
     )
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

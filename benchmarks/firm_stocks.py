@@ -30,19 +30,15 @@ ahead: CRPS per firm of the last count (÷ max(last, 1)), coverage of the centra
 
 from __future__ import annotations
 
-import argparse
-import time
+import sys
 import warnings
 
 import numpy as np
-import pandas as pd
-from _common import machine
+from _common import stock_benchmark, stock_parser
 from cumulative_stocks import HORIZON, LAST_YEAR, table
 
 from jqforecast import forecast
-from jqforecast._io import write_json
 from jqforecast.backtest.scores import crps_sample
-from jqforecast.data.metrics import INDUSTRIES, register_industry
 
 PROCESSES = ("steady", "growing")
 LENGTHS = (4, 6, 8)
@@ -92,50 +88,29 @@ def scores(samples: np.ndarray, stocks: np.ndarray, n_years: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--series", type=int, default=40, help="stocks per process and length")
-    ap.add_argument("--draws", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="benchmarks/out/firm_stocks.json")
+    ap = stock_parser(__doc__, "benchmarks/out/firm_stocks.json")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    for i in range(args.series):
-        if f"sim{i:03d}" not in INDUSTRIES:
-            register_industry(f"sim{i:03d}", f"模拟{i}", f"simulated {i}")
-    rng = np.random.default_rng(args.seed)
-    cells = []
-    for process in PROCESSES:
-        for n_years in LENGTHS:
-            stocks = np.stack([simulate(process, n_years, rng) for _ in range(args.series)])
-            for route in ROUTES:
-                start = time.perf_counter()
-                samples, used = route_samples(route, stocks, n_years, args.draws, args.seed)
-                bayes = sorted({m for u in used.values() for m in u if m.startswith("bayes")})
-                cell = {"process": process, "years": n_years, "route": route, "bayes": bayes}
-                cell |= scores(samples, stocks, n_years)
-                cell["seconds"] = round(time.perf_counter() - start, 1)
-                cells.append(cell)
-                print(
-                    f"{process:8s} {n_years} {route:6s} {'+'.join(bayes):13s}"
-                    f" CRPS/firm {cell['crps_per_firm']:.3f}  cov80 {cell['cov80']:.2f}"
-                    f"  cov95 {cell['cov95']:.2f}  Brier {cell['brier']:.4f}  {cell['seconds']} s",
-                    flush=True,
-                )
-    frame = pd.DataFrame(cells)
-    summary = frame.groupby("route")[["crps_per_firm", "cov80", "cov95", "brier"]].mean()
-    print("\nmean over the six cells (process × history length):")
-    print(summary.round(4).to_string())
-    write_json(
-        args.out,
-        {
-            "command": "python benchmarks/firm_stocks.py "
-            f"--series {args.series} --draws {args.draws} --seed {args.seed}",
-            "machine": machine(),
-            "cells": cells,
-            "mean": summary.round(5).to_dict(orient="index"),
-        },
+
+    def sample_route(route, stocks, n_years):
+        samples, used = route_samples(route, stocks, n_years, args.draws, args.seed)
+        return samples, {"bayes": sorted({m for u in used.values() for m in u if "bayes" in m})}
+
+    def line(c):
+        return (
+            f"{c['process']:8s} {c['years']} {c['route']:6s} {'+'.join(c['bayes']):13s}"
+            f" CRPS/firm {c['crps_per_firm']:.3f}  cov80 {c['cov80']:.2f}"
+            f"  cov95 {c['cov95']:.2f}  Brier {c['brier']:.4f}  {c['seconds']} s"
+        )
+
+    stock_benchmark(
+        args,
+        f"python benchmarks/firm_stocks.py --series {args.series} --draws {args.draws} "
+        f"--seed {args.seed}",
+        sys.modules[__name__],
+        sample_route,
+        line,
     )
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -390,7 +390,7 @@ def anchoring_table(models: dict, lang: str = "zh") -> pd.DataFrame:
     except (FileNotFoundError, KeyError, ValueError):
         registry = {}
     labels = _assumption_labels(lang)
-    steps = "; ".join(f"{e['series']} {', '.join(e['steps'])}" for e in posterior.evidence)
+    steps = posterior.steps()
     rows = []
     for a in posterior.names:
         if abs(mean[a]) < 1e-9 and abs(spread[a] - 1.0) < 1e-9:

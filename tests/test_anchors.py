@@ -213,3 +213,25 @@ def test_the_volatility_prior_comes_from_the_metric_s_other_series():
     elsewhere = growth_sd(other("pct_filings", "park_total", 1.4))
     assert steady[0] < alone[0] < wild[0] and steady[1] < alone[1] < wild[1]
     assert elsewhere == pytest.approx(alone)
+
+
+def test_an_official_figure_far_outside_the_assumed_range_is_warned_about():
+    """An official figure a quarter of the derived trend puts the factor beyond 2.5 prior
+    sds: the forecast goes on, with a warning that asks whether the official figure measures
+    the same thing (口径); an ordinary step gives none."""
+    import warnings
+
+    from jqforecast.data.errors import DataWarning
+    from jqforecast.engine import forecast
+
+    years = list(range(2018, 2025))
+    statuses, shares = ["derived"] * 6 + ["official"], ["share"] * 6 + [None]
+    trend = [100 * 1.08**k for k in range(7)]
+    far = _rows("revenue", "ic", years, trend[:6] + [trend[6] / 4], statuses, shares)
+    with pytest.warns(DataWarning, match="same 口径"):
+        fc = forecast(far, years=(2025,), draws=200, seed=0, assumptions={}, models="statistical")
+    assert fc.assumption_posterior().means()["share"] < -2.5
+    near = _rows("revenue", "ic", years, trend[:6] + [trend[6] * 0.85], statuses, shares)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        forecast(near, years=(2025,), draws=200, seed=0, assumptions={}, models="statistical")

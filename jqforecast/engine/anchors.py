@@ -99,6 +99,10 @@ class FactorPosterior:
         f = self.mean[:, None] + np.linalg.cholesky(self.cov) @ z
         return dict(zip(self.names, f, strict=True))
 
+    def steps(self) -> str:
+        """The steps that informed the factors, in words: ``"revenue/ic 2024-2025; …"``."""
+        return "; ".join(f"{e['series']} {', '.join(e['steps'])}" for e in self.evidence)
+
     def to_dict(self) -> dict:
         """JSON-ready (the forecast's ``meta["assumption_posterior"]``)."""
         return {
@@ -257,6 +261,32 @@ def _block(c: _Changes, every: list[_Changes]):
         "growth_sd": float(np.sqrt(sigma2)),
     }
     return np.column_stack([c.step, c.span]), c.d, sigma2 * c.span + c.own_var, summary
+
+
+# A posterior mean this many prior sds from 0: the official figures contradict the assumed
+# range (e.g. the park's share of Pudong at 0.28 · e^(±2.5 · 0.35) = 0.12 or 0.67); more
+# often than not a sign that the official figure measures something else (another 口径).
+SURPRISE_SD = 2.5
+
+
+def surprises(posterior: FactorPosterior, sds: dict[str, float]) -> list[str]:
+    """Messages for the assumptions the official figures put more than :data:`SURPRISE_SD`
+    prior sds away from their assumed value (the forecast warns with them).
+
+    >>> p = FactorPosterior(("share",), np.array([-3.0]), np.array([[0.1]]),
+    ...                     ({"series": "revenue/ic", "steps": ["2024-2025"]},))
+    >>> surprises(p, {"share": 0.35})[0][:66]
+    'official figures put share at -3.0 sd (×0.35 of its assumed value)'
+    """
+    out = []
+    for a, m in posterior.means().items():
+        if abs(m) > SURPRISE_SD:
+            out.append(
+                f"official figures put {a} at {m:+.1f} sd (×{np.exp(sds[a] * m):.2f} of its "
+                f"assumed value), outside the range assumed for it; check that the official "
+                f"figures measure what the derived ones do (the same 口径): {posterior.steps()}"
+            )
+    return out
 
 
 def anchor_offsets(posterior: FactorPosterior, sds: dict[str, float]) -> dict[str, float]:

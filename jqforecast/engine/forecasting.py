@@ -10,15 +10,22 @@ series id, so results do not depend on series order.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from jqforecast.data.errors import DataWarning
 from jqforecast.data.metrics import METRICS
 from jqforecast.data.schema import coerce_dtypes
-from jqforecast.engine.anchors import FactorPosterior, anchor_offsets, factor_posterior
+from jqforecast.engine.anchors import (
+    FactorPosterior,
+    anchor_offsets,
+    factor_posterior,
+    surprises,
+)
 from jqforecast.engine.fitting import fit_groups
 from jqforecast.engine.series import (
     MIN_POINTS,
@@ -121,6 +128,8 @@ def forecast(
     # Official figures next to derived ones inform the shared factors (prior N(0, I));
     # the histories are re-anchored by the posterior mean, the paths drawn from it.
     posterior = factor_posterior(data, sds) if update_assumptions else FactorPosterior.prior(sds)
+    for message in surprises(posterior, sds):
+        warnings.warn(message, DataWarning, stacklevel=2)
     series = prepare(data, sds, anchor=anchor_offsets(posterior, sds))
     not_forecast = {sid: f"{n} point(s); {MIN_POINTS} needed" for sid, n in too_short(data).items()}
     members = resolve_models(models, seed)

@@ -125,11 +125,9 @@ class FactorPosterior:
 def shift_scale(metric: str, values: np.ndarray) -> np.ndarray:
     """Values on the scale the shared factors move them on: the data type's unconstrained
     scale, and logs for a cumulative stock (the forecast multiplies a stock by the factor)."""
-    m = METRICS.get(metric)
-    if m is not None and m.cumulative:
+    if METRICS[metric].cumulative:
         return np.log(np.maximum(np.asarray(values, dtype=float), 0.5))
-    kind = m.kind if m is not None else None
-    return Transform(kind).forward(values) if kind is not None else np.asarray(values, float)
+    return Transform(METRICS[metric].kind).forward(values)
 
 
 def factor_posterior(data: pd.DataFrame, sds: dict[str, float]) -> FactorPosterior:

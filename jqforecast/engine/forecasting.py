@@ -169,10 +169,13 @@ def forecast(
     # same for every series that depends on that assumption (and for the members' own draws),
     # in the years derived with it (an official figure in a derived series carries none).
     factors = posterior.draws(seed, draws)
+    # each series' share of each assumption's shift, per year of the paths (1 derived, 0
+    # official, between the two across a gap; after the last figure, the last one's)
+    loadings = {s.id: {a: s.loading(a, grid) for a in s.assumptions} for s in series}
     shift = np.stack(
         [
             sum(
-                (sds[a] * factors[a][:, None] * s.loading(a, grid) for a in s.assumptions),
+                (sds[a] * factors[a][:, None] * ell for a, ell in loadings[s.id].items()),
                 np.zeros((draws, len(grid))),
             )
             for s in series
@@ -195,12 +198,10 @@ def forecast(
         "diagnostics": diagnostics,
         "assumption_sd": sds,
         "assumption_posterior": posterior.to_dict(),
-        # each series' share of each assumption's shift, per year of the paths (1 derived,
-        # 0 official, between the two across a gap; after the last figure, the last one's)
         "loadings": {
-            s.id: {a: s.loading(a, grid).tolist() for a in s.assumptions}
-            for s in series
-            if s.assumptions
+            sid: {a: ell.tolist() for a, ell in carried.items()}
+            for sid, carried in loadings.items()
+            if carried
         },
         "last_observed": {s.id: s.last_year for s in series},
         "not_forecast": not_forecast,

@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/pool_partition.py [--train ../shared/benchmarks/m3_yearly/m3_yearly_train.csv]
         [--chunk 50 ...] [--order file|shifted|bagged|volatility|growth ...] [--holdout 6]
-        [--draws 2000] [--damping 0.8] [--prior KEY=VALUE ...]
+        [--draws 2000] [--damping 0.8] [--points 15] [--prior KEY=VALUE ...]
         [--seed 0] [--out benchmarks/out/pool_partition.json]
 
 The benchmark fits the pooled Bayesian growth member to chunks of at most
@@ -15,8 +15,9 @@ series are chunked in) without looking at the test years, this holds out each se
 the volatility or the mean of their recent log growth, or ``bagged`` (half the draws from the
 file-order fits, half from the shifted ones: an average over two partitions), and scores the
 held-out values as the benchmark does (OWA against Naive2, CRPS, coverage, Brier). Prints a
-table and writes every row to ``--out``. ``--damping`` and ``--prior`` change the member
-itself (its damping φ; any key of ``bayes.DEFAULT_PRIORS``), to check such choices on training
+table and writes every row to ``--out``. ``--damping``, ``--points`` and ``--prior`` change the
+member itself (its damping φ; the window of last values it is fitted on; any key of
+``bayes.DEFAULT_PRIORS``), to check such choices on training
 data rather than on the test years.
 """
 
@@ -74,6 +75,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--damping", type=float, help="the member's damping φ (default 0.8)")
     parser.add_argument(
+        "--points",
+        type=int,
+        help=f"the member's window: last N values of each series (default {J.BAYES_POINTS})",
+    )
+    parser.add_argument(
         "--prior",
         action="append",
         default=[],
@@ -85,6 +91,8 @@ def main() -> None:
     settings = {"priors": {k: float(v) for k, v in (kv.split("=", 1) for kv in args.prior)}}
     if args.damping is not None:
         settings["damping"] = args.damping
+    if args.points is not None:
+        settings["max_points"] = args.points
     train = pd.read_csv(args.train, dtype={"unique_id": str}).sort_values(["unique_id", "t"])
     ids, histories, outcomes = [], [], []
     for uid, g in train.groupby("unique_id"):

@@ -189,17 +189,23 @@ def test_bad_input_cells_are_named_by_file_row_and_column(tmp_path):
 @given(
     lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5),
     horizon=st.integers(1, 6),
+    skip=st.integers(0, 4),
 )
-def test_holdout_split_is_the_training_file_cut_at_the_horizon(tmp_path_factory, lengths, horizon):
-    """Held-out values are each long-enough series' last ``horizon`` values, in order; the
-    rest is its training part; together they are the file again, and short series go."""
+def test_holdout_split_is_the_training_file_cut_at_the_horizon(
+    tmp_path_factory, lengths, horizon, skip
+):
+    """Held-out values are each long-enough series' last ``horizon`` values (after its last
+    ``skip`` are dropped), in order; the rest is its training part; together they are the
+    file without the skipped values, and short series go."""
     from jqforecast.backtest.data import holdout_split, read_pair
 
     rows = [
         [f"s{i}", 1990 + t, float(10 * i + t * t)] for i, n in enumerate(lengths) for t in range(n)
     ]
     tr, _ = _write_pair(tmp_path_factory.mktemp("h"), rows[::-1], [])  # any row order
-    fit, held = holdout_split(tr, horizon)
+    fit, held = holdout_split(tr, horizon, skip)
+    lengths = [n - skip for n in lengths]
+    rows = [r for r in rows if r[1] - 1990 < lengths[int(r[0][1:])]]
     kept = {f"s{i}" for i, n in enumerate(lengths) if n > horizon}
     assert set(fit["unique_id"]) == set(held["unique_id"]) == kept
     steps = held.groupby("unique_id")["h"].agg(list)
@@ -510,3 +516,4 @@ def test_mean_abs_diff_is_the_average_over_all_pairs(batch, n, m, seed, ties):
         a, b = np.round(a), np.round(b)
     brute = np.abs(a[:, :, None] - b[:, None, :]).mean(axis=(1, 2))
     np.testing.assert_allclose(mean_abs_diff(a, b), brute, rtol=1e-12, atol=1e-12)
+

@@ -146,9 +146,14 @@ def read_pair(
     )
 
 
-def holdout_split(train: str | Path, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def holdout_split(
+    train: str | Path, horizon: int, skip: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A train/test pair made from a training file alone: each series' last ``horizon``
     values become its test values (``unique_id, h, y``), the rest its training values.
+    With ``skip`` each series' last ``skip`` values are dropped first, so the held-out years
+    are an earlier period (a second yardstick: on M3 the last training years are unusual,
+    ``benchmarks/RESULTS.md``, session 19).
 
     This is how a change to the models is judged before the real test years are looked at:
     run the benchmark on the pair this returns (``benchmarks/holdout.py`` writes it), where
@@ -165,13 +170,19 @@ def holdout_split(train: str | Path, horizon: int) -> tuple[pd.DataFrame, pd.Dat
     {'unique_id': ['a', 'a'], 't': [1, 2], 'y': [1, 2]}
     >>> held.to_dict("list")
     {'unique_id': ['a', 'a'], 'h': [1, 2], 'y': [4, 8]}
+    >>> fit, held = holdout_split(tr, horizon=2, skip=1)  # the year 4 value dropped first
+    >>> fit["y"].tolist(), held["y"].tolist()
+    ([1], [2, 4])
     """
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1, got {horizon}")
+    if skip < 0:
+        raise ValueError(f"skip must be at least 0, got {skip}")
     frame = _read(train, "train")
     by = frame.groupby("unique_id", sort=False)
-    ahead = by.cumcount(ascending=False)  # 0 for each series' last value
-    frame = frame[by["t"].transform("size") > horizon]
+    ahead = by.cumcount(ascending=False) - skip  # 0 for each series' last value kept
+    size = by["t"].transform("size") - skip
+    frame = frame[(size > horizon) & (ahead >= 0)]
     ahead = ahead[frame.index]
     held = frame[ahead < horizon].assign(h=horizon - ahead[ahead < horizon])
     fit = frame[ahead >= horizon]

@@ -42,6 +42,13 @@ UNCALIBRATED = "jqforecast_uncalibrated"  # the ensemble before quantile recalib
 # values aligned at their ends: 645 separate MCMC runs would take hours. The same size as
 # the pools of the member's weight backtests.
 BAYES_CHUNK = MULTI_CHUNK
+# The window: the member's drift and volatility come from the last BAYES_POINTS values,
+# 15 (chosen for speed: long histories slow NUTS). Session 19 measured other windows
+# (benchmarks/RESULTS.md, "Tried, not adopted: a shorter window for the Bayesian member"):
+# 8 points won on the last held-out training years (the member alone OWA 0.828 vs 0.852,
+# the ensemble 0.839 vs 0.848) but lost on an earlier held-out period (the member 0.832 vs
+# 0.822) and on the test years (the ensemble 0.848 vs 0.846 full, 0.851 vs 0.841 at 10
+# points): which window is best depends on the period.
 BAYES_POINTS = 15
 
 
@@ -100,7 +107,7 @@ def bayes_samples(
     refitted once with stricter settings when the diagnostics are poor, as
     :func:`~jqforecast.forecast` does; each chunk's paths come from a random stream named
     after its first series. ``settings`` are further :class:`HierarchicalGrowth` parameters
-    (``benchmarks/pool_partition.py`` tries priors and damping with them).
+    (``benchmarks/pool_partition.py`` tries priors, damping and ``max_points`` with them).
     """
     out, diagnostics = {}, []
     for part in near_equal_chunks(np.arange(len(ids)), chunk):
@@ -108,7 +115,9 @@ def bayes_samples(
         frames = group_frames(group)  # log scale, every series ending at year 0
         # as forecast() fits a group: once more with stricter settings if diagnostics are poor
         model = fit_with_retry(
-            HierarchicalGrowth(seed=seed, cores=1, max_points=BAYES_POINTS, **(settings or {})),
+            HierarchicalGrowth(
+                **{"seed": seed, "cores": 1, "max_points": BAYES_POINTS} | (settings or {})
+            ),
             frames,
         )
         grid = list(range(1, horizon + 1))

@@ -157,8 +157,8 @@ def holdout_split(
 
     This is how a change to the models is judged before the real test years are looked at:
     run the benchmark on the pair this returns (``benchmarks/holdout.py`` writes it), where
-    the "test" is still training data. Series with no more than ``horizon`` values are left
-    out (they would keep no training value).
+    the "test" is still training data. Series with no more than ``horizon + skip`` values
+    are left out (they would keep no training value).
 
     Examples
     --------

@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/pool_partition.py [--train ../shared/benchmarks/m3_yearly/m3_yearly_train.csv]
         [--chunk 50 ...] [--order file|shifted|bagged|volatility|growth ...] [--holdout 6]
-        [--draws 2000] [--damping 0.8] [--points 15] [--prior KEY=VALUE ...]
+        [--draws 2000] [--damping 0.8] [--points 15 ...] [--prior KEY=VALUE ...]
         [--seed 0] [--out benchmarks/out/pool_partition.json]
 
 The benchmark fits the pooled Bayesian growth member to chunks of at most
@@ -16,7 +16,8 @@ the volatility or the mean of their recent log growth, or ``bagged`` (half the d
 file-order fits, half from the shifted ones: an average over two partitions), and scores the
 held-out values as the benchmark does (OWA against Naive2, CRPS, coverage, Brier). Prints a
 table and writes every row to ``--out``. ``--damping``, ``--points`` and ``--prior`` change the
-member itself (its damping φ; the window of last values it is fitted on; any key of
+member itself (its damping φ; the window of last values it is fitted on, or several
+windows whose fits are mixed; any key of
 ``bayes.DEFAULT_PRIORS``), to check such choices on training
 data rather than on the test years.
 """
@@ -77,7 +78,9 @@ def main() -> None:
     parser.add_argument(
         "--points",
         type=int,
-        help=f"the member's window: last N values of each series (default {J.BAYES_POINTS})",
+        nargs="+",
+        help=f"the member's window: last N values of each series (default {J.BAYES_POINTS}); "
+        "several: a mixture of the fits on each window, the draws shared equally",
     )
     parser.add_argument(
         "--prior",
@@ -91,8 +94,6 @@ def main() -> None:
     settings = {"priors": {k: float(v) for k, v in (kv.split("=", 1) for kv in args.prior)}}
     if args.damping is not None:
         settings["damping"] = args.damping
-    if args.points is not None:
-        settings["max_points"] = args.points
     train = pd.read_csv(args.train, dtype={"unique_id": str}).sort_values(["unique_id", "t"])
     ids, histories, outcomes = [], [], []
     for uid, g in train.groupby("unique_id"):
@@ -123,20 +124,24 @@ def main() -> None:
             )
         order = _order(histories, how, chunk)
         parts = [np.sort(p) for p in near_equal_chunks(order, chunk)]
-        fit = partial(
-            _fit,
-            ids=ids,
-            histories=histories,
-            horizon=args.holdout,
-            draws=args.draws,
-            seed=args.seed,
-            settings=settings,
-        )
-        with ProcessPoolExecutor(2, initializer=one_blas_thread) as pool:
-            results = list(pool.map(fit, sorted(parts, key=len, reverse=True)))
-        paths = {k: v for r in results for k, v in r[0].items()}
-        poor = sum(not d["ok"] for res in results for d in res[1])
-        return np.stack([paths[i] for i in ids]), len(parts), poor
+        windows = args.points or [J.BAYES_POINTS]
+        stacked, poor = [], 0
+        for n in windows:  # several windows: averaging forecasts across estimation windows
+            fit = partial(
+                _fit,
+                ids=ids,
+                histories=histories,
+                horizon=args.holdout,
+                draws=args.draws // len(windows),
+                seed=args.seed,
+                settings=settings | {"max_points": n},
+            )
+            with ProcessPoolExecutor(2, initializer=one_blas_thread) as pool:
+                results = list(pool.map(fit, sorted(parts, key=len, reverse=True)))
+            paths = {k: v for r in results for k, v in r[0].items()}
+            poor += sum(not d["ok"] for res in results for d in res[1])
+            stacked.append(np.stack([paths[i] for i in ids]))
+        return np.concatenate(stacked, axis=1), len(parts) * len(windows), poor
 
     rows = []
     for how in args.order:

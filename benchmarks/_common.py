@@ -25,6 +25,22 @@ def machine() -> dict:
     }
 
 
+def interval_and_event_scores(samples: np.ndarray, truth: np.ndarray, bars: list) -> dict:
+    """Coverage of the central 80 % and 95 % intervals of ``samples`` (series, draws) and the
+    Brier score of "value ≥ bar", averaged over the arrays of ``bars`` (one bar a series each),
+    as the simulated-stock benchmarks score them."""
+    out = {}
+    for level in (80, 95):
+        lo, hi = np.quantile(samples, [(100 - level) / 200, 1 - (100 - level) / 200], axis=1)
+        out[f"cov{level}"] = float(np.mean((truth >= lo) & (truth <= hi)))
+    briers = []
+    for bar in bars:
+        p = np.mean(samples >= bar[:, None], axis=1)
+        briers.append(np.mean((p - (truth >= bar)) ** 2))
+    out["brier"] = float(np.mean(briers))
+    return out
+
+
 def stock_parser(doc: str, out: str) -> argparse.ArgumentParser:
     """The options every simulated-stock benchmark takes: ``--series`` (stocks per process
     and history length), ``--draws``, ``--seed``, ``--out``."""

@@ -39,7 +39,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from _common import stock_benchmark, stock_parser
+from _common import interval_and_event_scores, stock_benchmark, stock_parser
 
 from jqforecast import forecast
 from jqforecast.backtest.scores import crps_sample
@@ -116,17 +116,9 @@ def scores(samples: np.ndarray, stocks: np.ndarray, n_years: int) -> dict:
     last = stocks[:, n_years - 1].astype(float)
     truth = stocks[:, n_years - 1 + HORIZON].astype(float)
     pace = np.maximum((last - stocks[:, 0]) / (n_years - 1), 0.5)  # mean addition, ≥ ½
-    out = {"crps_per_addition": float(np.mean(crps_sample(samples, truth) / pace))}
-    for level in (80, 95):
-        lo, hi = np.quantile(samples, [(100 - level) / 200, 1 - (100 - level) / 200], axis=1)
-        out[f"cov{level}"] = float(np.mean((truth >= lo) & (truth <= hi)))
-    briers = []
-    for k in EVENTS:
-        bar = last + k * HORIZON * pace
-        p = np.mean(samples >= bar[:, None], axis=1)
-        briers.append(np.mean((p - (truth >= bar)) ** 2))
-    out["brier"] = float(np.mean(briers))
-    return out
+    crps = float(np.mean(crps_sample(samples, truth) / pace))
+    bars = [last + k * HORIZON * pace for k in EVENTS]
+    return {"crps_per_addition": crps} | interval_and_event_scores(samples, truth, bars)
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ import sys
 import warnings
 
 import numpy as np
-from _common import stock_benchmark, stock_parser
+from _common import interval_and_event_scores, stock_benchmark, stock_parser
 from cumulative_stocks import HORIZON, LAST_YEAR, table
 
 from jqforecast import forecast
@@ -74,17 +74,9 @@ def scores(samples: np.ndarray, stocks: np.ndarray, n_years: int) -> dict:
     """Scores of ``samples`` (series, draws) against the counts ``HORIZON`` ahead."""
     last = stocks[:, n_years - 1].astype(float)
     truth = stocks[:, n_years - 1 + HORIZON].astype(float)
-    out = {"crps_per_firm": float(np.mean(crps_sample(samples, truth) / np.maximum(last, 1)))}
-    for level in (80, 95):
-        lo, hi = np.quantile(samples, [(100 - level) / 200, 1 - (100 - level) / 200], axis=1)
-        out[f"cov{level}"] = float(np.mean((truth >= lo) & (truth <= hi)))
-    briers = []
-    for k in EVENTS:
-        bar = np.ceil(k * last)
-        p = np.mean(samples >= bar[:, None], axis=1)
-        briers.append(np.mean((p - (truth >= bar)) ** 2))
-    out["brier"] = float(np.mean(briers))
-    return out
+    crps = float(np.mean(crps_sample(samples, truth) / np.maximum(last, 1)))
+    bars = [np.ceil(k * last) for k in EVENTS]
+    return {"crps_per_firm": crps} | interval_and_event_scores(samples, truth, bars)
 
 
 def main() -> None:

@@ -124,24 +124,25 @@ def main() -> None:
             )
         order = _order(histories, how, chunk)
         parts = [np.sort(p) for p in near_equal_chunks(order, chunk)]
-        windows = args.points or [J.BAYES_POINTS]
-        stacked, poor = [], 0
-        for n in windows:  # several windows: averaging forecasts across estimation windows
-            fit = partial(
-                _fit,
-                ids=ids,
-                histories=histories,
-                horizon=args.holdout,
-                draws=args.draws // len(windows),
-                seed=args.seed,
-                settings=settings | {"max_points": n},
-            )
-            with ProcessPoolExecutor(2, initializer=one_blas_thread) as pool:
-                results = list(pool.map(fit, sorted(parts, key=len, reverse=True)))
-            paths = {k: v for r in results for k, v in r[0].items()}
-            poor += sum(not d["ok"] for res in results for d in res[1])
-            stacked.append(np.stack([paths[i] for i in ids]))
-        return np.concatenate(stacked, axis=1), len(parts) * len(windows), poor
+        windows = tuple(args.points or [J.BAYES_POINTS])  # several: a mixture of their fits
+        fit = partial(
+            _fit,
+            ids=ids,
+            histories=histories,
+            horizon=args.holdout,
+            draws=args.draws,
+            seed=args.seed,
+            settings=settings | {"max_points": windows if len(windows) > 1 else windows[0]},
+        )
+        with ProcessPoolExecutor(2, initializer=one_blas_thread) as pool:
+            results = list(pool.map(fit, sorted(parts, key=len, reverse=True)))
+        paths = {k: v for r in results for k, v in r[0].items()}
+        diagnostics = [d for res in results for d in res[1]]
+        return (
+            np.stack([paths[i] for i in ids]),
+            len(diagnostics),
+            sum(not d["ok"] for d in diagnostics),
+        )
 
     rows = []
     for how in args.order:

@@ -201,6 +201,35 @@ def test_integrated_paths_give_the_posterior_of_sampled_paths():
         assert 0.8 < sd / other_sd < 1.25, name
 
 
+def test_years_before_the_first_observation_do_not_enter_the_model():
+    """Precise series observed from a later year: the years before carry no free states and
+    no random-walk steps, so the model is the one for the observed years alone (its
+    log-density differs by a term that does not involve growth or volatility)."""
+    rng = np.random.default_rng(0)
+    y = np.cumsum(rng.normal(0.05, 0.1, (3, 8)), axis=1)
+    padded = np.hstack([np.full((3, 5), np.nan), y])
+    padded[1, 5] = np.nan  # series b starts a year later still: chunks are ragged
+    y[1, 0] = np.nan
+    model = HierarchicalGrowth()
+    built = [
+        model.build(v, np.zeros_like(v), list(range(v.shape[1])), ["a", "b", "c"])
+        for v in (padded, y)
+    ]
+    names = [sorted(v.name for v in m.value_vars) for m in built]
+    assert names[0] == names[1] and "x_missing" not in names[0]
+    logps = [m.compile_logp() for m in built]
+    point = built[1].initial_point()
+    moved = dict(point) | {
+        "a": point["a"] + np.array([0.3, -1.2, 0.5]),
+        "b": point["b"] + np.array([-0.7, 0.4, 1.1]),
+        "mu0": point["mu0"] + 0.04,
+        "sigma0_log__": point["sigma0_log__"] - 0.5,
+        "tau_log__": point["tau_log__"] + 0.3,
+    }
+    gaps = [logps[0](p) - logps[1](p) for p in (point, moved)]
+    assert np.isfinite(gaps).all() and gaps[0] == pytest.approx(gaps[1], abs=1e-8)
+
+
 def test_own_nuts_step_gives_the_draws_pm_sample_would():
     """fit_jointly builds the NUTS step itself (skipping pm.sample's step assignment); the
     draws must be those PyMC's own path gives for the same seed and settings."""

@@ -404,6 +404,30 @@ def test_pooled_fits_do_not_depend_on_the_number_of_workers(signs, jobs):
     assert not positive or max(positive) - min(positive) <= 1
 
 
+def test_bayes_samples_mix_windows():
+    """Several windows mix fits on each: the draws are shared as they divide, the first
+    window's share depends only on its last values (a change just outside it moves the other
+    share only), and one diagnostics entry per fit."""
+    from jqforecast.backtest.jq_models import bayes_samples
+
+    rng = np.random.default_rng(3)
+    ids = ["a", "b", "c"]
+    histories = [np.exp(np.cumsum(rng.normal(0.05, 0.1, 9))) for _ in ids]
+    fast = {"draws": 60, "tune": 60}
+
+    def run(hs, windows):
+        return bayes_samples(ids, hs, 2, 7, 0, settings=fast | {"max_points": windows})
+
+    mixed, diag = run(histories, (4, 6))
+    assert len(diag) == 2 and all(p.shape == (7, 2) for p in mixed.values())
+    moved = [h.copy() for h in histories]
+    moved[0][-5] *= 1.5  # inside the last 6 values, outside the last 4
+    again, _ = run(moved, (4, 6))
+    for k in ids:
+        np.testing.assert_array_equal(mixed[k][:4], again[k][:4])  # the 4-point share: 4 draws
+    assert not np.allclose(mixed["a"][4:], again["a"][4:])
+
+
 @pytest.mark.skipif(not M3.exists(), reason="../shared/benchmarks not beside the repository")
 @pytest.mark.parametrize("combine", ["mixture", "quantile"])
 def test_ensemble_members_can_be_chosen(tmp_path, combine):
@@ -516,4 +540,3 @@ def test_mean_abs_diff_is_the_average_over_all_pairs(batch, n, m, seed, ties):
         a, b = np.round(a), np.round(b)
     brute = np.abs(a[:, :, None] - b[:, None, :]).mean(axis=(1, 2))
     np.testing.assert_allclose(mean_abs_diff(a, b), brute, rtol=1e-12, atol=1e-12)
-

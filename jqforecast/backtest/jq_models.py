@@ -108,22 +108,28 @@ def bayes_samples(
     :func:`~jqforecast.forecast` does; each chunk's paths come from a random stream named
     after its first series. ``settings`` are further :class:`HierarchicalGrowth` parameters
     (``benchmarks/pool_partition.py`` tries priors, damping and ``max_points`` with them).
+    A sequence of windows as ``max_points`` mixes fits on each window (the draws shared as
+    equally as they divide; one diagnostics entry per fit): averaging forecasts across
+    estimation windows (Pesaran and Timmermann, 2007, J. Econometrics 137).
     """
+    settings = {"seed": seed, "cores": 1, "max_points": BAYES_POINTS} | (settings or {})
+    windows = settings.pop("max_points")
+    windows = list(windows) if isinstance(windows, (list, tuple)) else [windows]
+    shares = [draws // len(windows) + (k < draws % len(windows)) for k in range(len(windows))]
+    grid = list(range(1, horizon + 1))
     out, diagnostics = {}, []
     for part in near_equal_chunks(np.arange(len(ids)), chunk):
         group = [benchmark_series(ids[i], histories[i], Kind.LEVEL) for i in part]
         frames = group_frames(group)  # log scale, every series ending at year 0
-        # as forecast() fits a group: once more with stricter settings if diagnostics are poor
-        model = fit_with_retry(
-            HierarchicalGrowth(
-                **{"seed": seed, "cores": 1, "max_points": BAYES_POINTS} | (settings or {})
-            ),
-            frames,
-        )
-        grid = list(range(1, horizon + 1))
-        paths = member_group_paths(model, group, grid, draws, seed, key=("bayes", group[0].id))
+        mixed = []
+        for window, share in zip(windows, shares, strict=True):
+            # as forecast() fits a group: once more with stricter settings if diagnostics are poor
+            model = fit_with_retry(HierarchicalGrowth(**settings, max_points=window), frames)
+            key = ("bayes", group[0].id, *([window] if len(windows) > 1 else []))
+            mixed.append(member_group_paths(model, group, grid, share, seed, key=key))
+            diagnostics.append(model.diagnostics_)
+        paths = np.concatenate(mixed, axis=0)
         out.update({s.id: paths[:, k, :] for k, s in enumerate(group)})
-        diagnostics.append(model.diagnostics_)
     return out, diagnostics
 
 

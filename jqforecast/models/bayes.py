@@ -478,8 +478,10 @@ def _latent_paths(
     * *precise* series (Gaussian observations whose own measurement sd is at most
       :data:`PRECISE_NOISE`, e.g. official statistics): **data-centred**, ``x = y + sd·δ`` with
       ``δ ~ N(0, 1)`` (which *is* the likelihood: its density and the Jacobian ``sd`` cancel
-      the 1/sd of ``N(y | x, sd)``); missing years are free states. A non-centred form has a
-      funnel here (the path is pinned by the data, the innovations are not free);
+      the 1/sd of ``N(y | x, sd)``); missing years after the first observation are free
+      states, years before it are left out (held at the first value: they carry no
+      information). A non-centred form has a funnel here (the path is pinned by the data,
+      the innovations are not free);
     * *noisy* series with Gaussian observations (estimates), when ``integrate``:
       **integrated out** (:func:`_integrated_paths`): Student-t innovations as a scale
       mixture, the paths then conditionally Gaussian; no ``x`` for them in the graph, drawn
@@ -516,18 +518,30 @@ def _latent_paths(
     if len(exact):
         base = np.array([_filled(y[s]) for s in exact])
         seen = mask[exact]
+        # Years before a series' first observation tell nothing about its growth or
+        # volatility (integrating them out leaves the posterior unchanged): they are held at
+        # the first value and left out of the random walk, not sampled. As free states they
+        # formed a funnel with the series' σ (their spread scales with it), and chunks of
+        # series of unequal length mixed poorly (benchmarks/RESULTS.md, session 20).
+        lead = np.cumsum(seen, axis=1) == 0
+        gaps = ~seen & ~lead
         x = pt.as_tensor(base)
         delta = pm.Normal("delta", 0.0, 1.0, shape=int(seen.sum()))
         x = pt.set_subtensor(x[np.nonzero(seen)], y[exact][seen] + obs_sd[exact][seen] * delta)
-        if (~seen).any():
-            free = pm.Flat("x_missing", shape=int((~seen).sum()))
-            x = pt.set_subtensor(x[np.nonzero(~seen)], base[~seen] + p["sigma0_median"] * free)
+        if gaps.any():
+            free = pm.Flat("x_missing", shape=int(gaps.sum()))
+            x = pt.set_subtensor(x[np.nonzero(gaps)], base[gaps] + p["sigma0_median"] * free)
         innovations = (x[:, 1:] - x[:, :-1] - mu[exact, None]) / sigma[exact, None]
         shock = pm.StudentT.dist(nu=p["nu"], mu=0.0, sigma=1.0)
-        pm.Potential(
-            "random_walk",
-            pm.logp(shock, innovations).sum() - (n_years - 1) * pt.log(sigma[exact]).sum(),
-        )
+        live = ~lead[:, :-1]  # steps from the first observation on
+        if live.all():  # (the same graph as before the leading years were left out)
+            walk = pm.logp(shock, innovations).sum() - (n_years - 1) * pt.log(sigma[exact]).sum()
+        else:
+            walk = (
+                pm.logp(shock, innovations[np.nonzero(live)]).sum()
+                - (live.sum(axis=1) * pt.log(sigma[exact])).sum()
+            )
+        pm.Potential("random_walk", walk)
         rows.append(x)
     noncentred = np.isin(np.arange(n_series), noisy)
     cells = mask & noncentred[:, None]  # observed cells of non-centred rows: likelihood to add

@@ -68,7 +68,13 @@ def main() -> None:
                 "steps": float(fitted.idata_.sample_stats["n_steps"].mean()),
             }
         )
-        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
+        r = rows[-1]
+        print(
+            f"chunk {c:3d}: {r['shorter']:2d} of {r['series']} shorter, {r['seconds']:6.1f} s, "
+            f"R-hat {r['rhat_max']:.2f}, ESS {r['ess_bulk_min']:5.0f}, "
+            f"{r['divergences']} divergences, {r['steps']:5.0f} steps a draw",
+            flush=True,
+        )
     table = pd.DataFrame(rows)
     print(
         f"{len(rows)} fits: {table['seconds'].sum():.1f} s, {(~table['ok']).sum()} poor, "

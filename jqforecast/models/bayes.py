@@ -479,8 +479,8 @@ def _latent_paths(
       :data:`PRECISE_NOISE`, e.g. official statistics): **data-centred**, ``x = y + sd·δ`` with
       ``δ ~ N(0, 1)`` (which *is* the likelihood: its density and the Jacobian ``sd`` cancel
       the 1/sd of ``N(y | x, sd)``); missing years after the first observation are free
-      states, years before it are left out (held at the first value: they carry no
-      information). A non-centred form has a funnel here (the path is pinned by the data,
+      states, years before it are left out (held at the first value: they hold no data).
+      A non-centred form has a funnel here (the path is pinned by the data,
       the innovations are not free);
     * *noisy* series with Gaussian observations (estimates), when ``integrate``:
       **integrated out** (:func:`_integrated_paths`): Student-t innovations as a scale
@@ -518,11 +518,12 @@ def _latent_paths(
     if len(exact):
         base = np.array([_filled(y[s]) for s in exact])
         seen = mask[exact]
-        # Years before a series' first observation tell nothing about its growth or
-        # volatility (integrating them out leaves the posterior unchanged): they are held at
-        # the first value and left out of the random walk, not sampled. As free states they
-        # formed a funnel with the series' σ (their spread scales with it), and chunks of
-        # series of unequal length mixed poorly (benchmarks/RESULTS.md, session 20).
+        # Years before a series' first observation hold no data: they are held at the first
+        # value and left out of the random walk, not sampled. As free states they formed a
+        # funnel with the series' σ (their spread scales with it), so chunks of series of
+        # unequal length mixed poorly; and through the weak state prior, anchored at the
+        # group's first year, they pulled a late-starting series' growth towards zero, a
+        # prior nobody had specified (benchmarks/RESULTS.md, session 20).
         lead = np.cumsum(seen, axis=1) == 0
         gaps = ~seen & ~lead
         x = pt.as_tensor(base)

@@ -16,10 +16,9 @@ the volatility or the mean of their recent log growth, or ``bagged`` (half the d
 file-order fits, half from the shifted ones: an average over two partitions), and scores the
 held-out values as the benchmark does (OWA against Naive2, CRPS, coverage, Brier). Prints a
 table and writes every row to ``--out``. ``--damping``, ``--points`` and ``--prior`` change the
-member itself (its damping φ; the window of last values it is fitted on, or several
-windows whose fits are mixed; any key of
-``bayes.DEFAULT_PRIORS``), to check such choices on training
-data rather than on the test years.
+member itself (its damping φ; the window of last values it is fitted on, or several windows
+whose fits are mixed; any key of ``bayes.DEFAULT_PRIORS``), to check such choices on
+training data rather than on the test years.
 """
 
 from __future__ import annotations
@@ -132,7 +131,7 @@ def main() -> None:
             horizon=args.holdout,
             draws=args.draws,
             seed=args.seed,
-            settings=settings | {"max_points": windows if len(windows) > 1 else windows[0]},
+            settings=settings | {"max_points": windows},
         )
         with ProcessPoolExecutor(2, initializer=one_blas_thread) as pool:
             results = list(pool.map(fit, sorted(parts, key=len, reverse=True)))

@@ -535,7 +535,7 @@ def _latent_paths(
         innovations = (x[:, 1:] - x[:, :-1] - mu[exact, None]) / sigma[exact, None]
         shock = pm.StudentT.dist(nu=p["nu"], mu=0.0, sigma=1.0)
         live = ~lead[:, :-1]  # steps from the first observation on
-        if live.all():  # (the same graph as before the leading years were left out)
+        if live.all():  # the graph as before, so fits without leading years stay bit-identical
             walk = pm.logp(shock, innovations).sum() - (n_years - 1) * pt.log(sigma[exact]).sum()
         else:
             walk = (

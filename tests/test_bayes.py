@@ -201,33 +201,52 @@ def test_integrated_paths_give_the_posterior_of_sampled_paths():
         assert 0.8 < sd / other_sd < 1.25, name
 
 
-def test_years_before_the_first_observation_do_not_enter_the_model():
-    """Precise series observed from a later year: the years before carry no free states and
-    no random-walk steps, so the model is the one for the observed years alone (its
-    log-density differs by a term that does not involve growth or volatility)."""
+@pytest.mark.parametrize("kind", ["precise", "noisy integrated", "noisy non-centred", "counts"])
+def test_years_before_the_first_observation_do_not_enter_the_model(kind):
+    """Series observed from a later year than their group: in every coordinate system the
+    years before carry no free variables, no random-walk steps and no state prior, so the
+    model is the one for the observed years alone — same free variables, same log-density at
+    any point (a late starter's growth is not pulled by empty years)."""
     rng = np.random.default_rng(0)
     y = np.cumsum(rng.normal(0.05, 0.1, (3, 8)), axis=1)
+    model, noise = HierarchicalGrowth(), 0.0
+    if kind != "precise":
+        noise = 0.2
+        model = HierarchicalGrowth(integrate=kind == "noisy integrated")
+    if kind == "counts":
+        y, model = np.log(np.round(20 * np.exp(y)) + 0.5), CountGrowth()
     padded = np.hstack([np.full((3, 5), np.nan), y])
     padded[1, 5] = np.nan  # series b starts a year later still: chunks are ragged
     y[1, 0] = np.nan
-    model = HierarchicalGrowth()
     built = [
-        model.build(v, np.zeros_like(v), list(range(v.shape[1])), ["a", "b", "c"])
+        model.build(v, np.where(np.isfinite(v), noise, 0.0), list(range(v.shape[1])), [*"abc"])
         for v in (padded, y)
     ]
-    names = [sorted(v.name for v in m.value_vars) for m in built]
-    assert names[0] == names[1] and "x_missing" not in names[0]
-    logps = [m.compile_logp() for m in built]
+    shapes = [{k: np.shape(v) for k, v in m.initial_point().items()} for m in built]
+    assert shapes[0] == shapes[1] and "x_missing" not in shapes[0]
     point = built[1].initial_point()
-    moved = dict(point) | {
-        "a": point["a"] + np.array([0.3, -1.2, 0.5]),
-        "b": point["b"] + np.array([-0.7, 0.4, 1.1]),
-        "mu0": point["mu0"] + 0.04,
-        "sigma0_log__": point["sigma0_log__"] - 0.5,
-        "tau_log__": point["tau_log__"] + 0.3,
-    }
-    gaps = [logps[0](p) - logps[1](p) for p in (point, moved)]
-    assert np.isfinite(gaps).all() and gaps[0] == pytest.approx(gaps[1], abs=1e-8)
+    moved = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in point.items()}
+    for at in (point, moved):
+        logps = [m.compile_logp()(at) for m in built]
+        assert np.isfinite(logps).all() and logps[0] == pytest.approx(logps[1], abs=1e-8)
+
+
+def test_a_late_starter_in_an_integrated_group_is_drawn_back_whole():
+    """Noisy series integrated out of the fit, one of them starting later: the paths drawn
+    back after sampling are complete and pass through the data."""
+    rng = np.random.default_rng(1)
+    years = range(2015, 2025)
+    frame = pd.DataFrame(
+        {s: 3 + np.cumsum(rng.normal(0.06, 0.05, 10)) for s in ("ic", "biomed", "ai")},
+        index=years,
+    )
+    frame.loc[:2019, "ai"] = np.nan
+    noise = frame.notna() * 0.05
+    fitted = HierarchicalGrowth(seed=2, draws=200, tune=200, cores=1).fit(frame, noise)
+    x = fitted.idata_.posterior["x"].sel(series="ai").values
+    assert np.isfinite(x).all()
+    centre = np.median(x.reshape(-1, len(years)), axis=0)[5:]
+    np.testing.assert_allclose(centre, frame["ai"].to_numpy()[5:], atol=0.08)
 
 
 def test_own_nuts_step_gives_the_draws_pm_sample_would():

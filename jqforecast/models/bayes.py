@@ -34,7 +34,8 @@ Priors (on the model scale; documented so a reader can argue with them)::
     σ₀ ~ LogNormal(log 0.08, 0.6)   annual volatility ~8% (68% range 4%-15%)
     ω  ~ HalfNormal(0.3)    volatilities differ by up to ~30% between series
     σ_obs ~ HalfNormal(0.02)  residual noise of official statistics (revisions, rounding)
-    x₀ ~ N(first observation, 1)   weak: a factor e either way
+    x₀ ~ N(first observation, 1)   weak: a factor e either way (at the series' first year;
+                                   the years before it are not part of the model)
     φ  ~ Gamma(2, 0.1)      count over-dispersion (mean 20)
 
 :func:`prior_predictive_check` draws from these priors and summarises the implied growth and
@@ -472,14 +473,16 @@ def _latent_paths(
     """Latent random-walk paths ``x`` (series × years), parametrised per series for NUTS.
 
     The model is the same for every series: a weak prior ``x[t] ~ N(first + μ₀ᵐ·t, x0_sd·√(1+t))``
-    on each state and Student-t innovations ``(x[t] − x[t−1] − μ) / σ``. Only the coordinates
-    the sampler moves in differ, because no single choice suits both kinds of data here:
+    on each state and Student-t innovations ``(x[t] − x[t−1] − μ) / σ``, with ``t`` counted
+    from the series' first observation; the years before it are not part of the model in any
+    coordinates (:func:`_leading`). Only the coordinates the sampler moves in differ, because
+    no single choice suits both kinds of data here:
 
     * *precise* series (Gaussian observations whose own measurement sd is at most
       :data:`PRECISE_NOISE`, e.g. official statistics): **data-centred**, ``x = y + sd·δ`` with
       ``δ ~ N(0, 1)`` (which *is* the likelihood: its density and the Jacobian ``sd`` cancel
       the 1/sd of ``N(y | x, sd)``); missing years after the first observation are free
-      states, years before it are left out (held at the first value: they hold no data).
+      states.
       A non-centred form has a funnel here (the path is pinned by the data,
       the innovations are not free);
     * *noisy* series with Gaussian observations (estimates), when ``integrate``:
@@ -503,6 +506,8 @@ def _latent_paths(
     n_series, n_years = y.shape
     mask = np.isfinite(y)
     first, prior_mean, prior_var = _state_prior(y, p)
+    lead = _leading(y)  # no free variables, random-walk steps or state prior there
+    live = ~lead[:, :-1]  # random-walk steps from each series' first observation on
     rows = []
     noisy = np.flatnonzero(~precise)
     if len(noisy) and obs_sd is not None and integrate:
@@ -510,22 +515,14 @@ def _latent_paths(
         noisy = noisy[:0]  # none left to sample non-centred
     if len(noisy):
         start = pm.Flat("x0_offset", shape=len(noisy))  # scaled by x0_sd: prior is below
-        eps = pm.StudentT("eps", nu=p["nu"], mu=0.0, sigma=1.0, shape=(len(noisy), n_years - 1))
         x0 = first[noisy] + p["x0_sd"] * start
-        steps = mu[noisy, None] + sigma[noisy, None] * eps
+        steps = _steps_where(pm, live[noisy], mu[noisy], sigma[noisy], p["nu"])
         rows.append(pt.concatenate([x0[:, None], x0[:, None] + pt.cumsum(steps, axis=1)], 1))
     exact = np.flatnonzero(precise)
     if len(exact):
         base = np.array([_filled(y[s]) for s in exact])
         seen = mask[exact]
-        # Years before a series' first observation hold no data: they are held at the first
-        # value and left out of the random walk, not sampled. As free states they formed a
-        # funnel with the series' σ (their spread scales with it), so chunks of series of
-        # unequal length mixed poorly; and through the weak state prior, anchored at the
-        # group's first year, they pulled a late-starting series' growth towards zero, a
-        # prior nobody had specified (benchmarks/RESULTS.md, session 20).
-        lead = np.cumsum(seen, axis=1) == 0
-        gaps = ~seen & ~lead
+        gaps = ~seen & ~lead[exact]
         x = pt.as_tensor(base)
         delta = pm.Normal("delta", 0.0, 1.0, shape=int(seen.sum()))
         x = pt.set_subtensor(x[np.nonzero(seen)], y[exact][seen] + obs_sd[exact][seen] * delta)
@@ -534,13 +531,13 @@ def _latent_paths(
             x = pt.set_subtensor(x[np.nonzero(gaps)], base[gaps] + p["sigma0_median"] * free)
         innovations = (x[:, 1:] - x[:, :-1] - mu[exact, None]) / sigma[exact, None]
         shock = pm.StudentT.dist(nu=p["nu"], mu=0.0, sigma=1.0)
-        live = ~lead[:, :-1]  # steps from the first observation on
-        if live.all():  # the graph as before, so fits without leading years stay bit-identical
+        steps = live[exact]
+        if steps.all():  # the graph as before, so fits without leading years stay bit-identical
             walk = pm.logp(shock, innovations).sum() - (n_years - 1) * pt.log(sigma[exact]).sum()
         else:
             walk = (
-                pm.logp(shock, innovations[np.nonzero(live)]).sum()
-                - (live.sum(axis=1) * pt.log(sigma[exact])).sum()
+                pm.logp(shock, innovations[np.nonzero(steps)]).sum()
+                - (steps.sum(axis=1) * pt.log(sigma[exact])).sum()
             )
         pm.Potential("random_walk", walk)
         rows.append(x)
@@ -555,19 +552,57 @@ def _latent_paths(
         x = pm.Deterministic("x", x, dims=dims)
     else:  # the other rows are integrated out: completed after sampling (_complete_paths)
         x = pm.Deterministic("x_sampled", x)
-    weak = pm.Normal.dist(prior_mean[sampled], np.sqrt(prior_var[sampled]))
-    pm.Potential("x_prior", pm.logp(weak, x).sum())
+    held = lead[sampled]
+    weak = pm.Normal.dist(prior_mean[sampled], np.sqrt(np.where(held, 1.0, prior_var[sampled])))
+    terms = pm.logp(weak, x)
+    if held.any():  # (else the graph as before: fits without leading years stay bit-identical)
+        # a 0/1 mask, not indexing: the gradient of indexing a matrix cost ~25 % a draw
+        terms = terms * (~held).astype(float)
+    pm.Potential("x_prior", terms.sum())
     return x, cells
 
 
+def _steps_where(pm, live: np.ndarray, mu, sigma, nu: float, name: str = "eps"):
+    """Non-centred random-walk steps ``μ + σ ε`` (series × years − 1), ``ε ~ Student-t(ν)``
+    sampled only where ``live`` (from each series' first observation on); 0 before, so the
+    path is held at its start there."""
+    import pytensor.tensor as pt
+
+    if live.all():  # the graph as before, so fits without leading years stay bit-identical
+        eps = pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=live.shape)
+        return mu[:, None] + sigma[:, None] * eps
+    eps = pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=int(live.sum()))
+    cells = np.nonzero(live)
+    scaled = mu[cells[0]] + sigma[cells[0]] * eps
+    return pt.set_subtensor(pt.zeros(live.shape)[cells], scaled)
+
+
 def _state_prior(y: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each series' first observation and the weak prior ``N(mean, var)`` on every state
-    (series × years): ``first + μ₀ᵐ·t`` and ``x0_sd²·(1 + t)``."""
+    """Each series' first observation and the weak prior ``N(mean, var)`` on its states
+    (series × years), counted from the year ``t₀`` of that observation: ``first + μ₀ᵐ·(t − t₀)``
+    and ``x0_sd²·(1 + t − t₀)``; before ``t₀`` the variance is infinite (no prior: those
+    years are not part of the series' model, see :func:`_leading`)."""
     mask = np.isfinite(y)
-    first = np.array([row[m][0] if m.any() else 0.0 for row, m in zip(y, mask, strict=True)])
-    t = np.arange(y.shape[1])
-    var = np.broadcast_to(p["x0_sd"] ** 2 * (1.0 + t), y.shape)
+    start = np.where(mask.any(axis=1), mask.argmax(axis=1), 0)
+    first = np.where(mask.any(axis=1), y[np.arange(len(y)), start], 0.0)
+    t = np.arange(y.shape[1])[None, :] - start[:, None]
+    var = np.where(t >= 0, p["x0_sd"] ** 2 * (1.0 + t), np.inf)
     return first, first[:, None] + p["mu0_mean"] * t, var
+
+
+def _leading(y: np.ndarray) -> np.ndarray:
+    """Cells (series × years) before each series' first observation.
+
+    Chunks of series of unequal length (the benchmark aligns series at their last value, the
+    park's industries start in different years) leave such years in a group's grid. They
+    hold no data and are left out of every series' model: no free variables, no random-walk
+    steps, no state prior. Sampled as free states they formed a funnel with the series' σ
+    (precise data, session 20), and through a state prior anchored at the group's first year
+    they pulled a late-starting series' growth towards zero, a prior nobody had specified.
+    Their values in ``x`` are placeholders (the first value for sampled rows, the walk run
+    backwards for rows integrated out); the engine reads paths after the last observation.
+    """
+    return np.cumsum(np.isfinite(y), axis=1) == 0
 
 
 def _integrated_paths(pm, y, mu, sigma, obs_sd, nu, prior_mean, prior_var, rows) -> None:
@@ -575,9 +610,16 @@ def _integrated_paths(pm, y, mu, sigma, obs_sd, nu, prior_mean, prior_var, rows)
     out (:mod:`jqforecast.models.integrated`); Student-t innovations as the scale mixture
     ``σ² λ``, ``λ ~ InvGamma(ν/2, ν/2)``. The paths are drawn back by
     :func:`_complete_paths`."""
+    import pytensor.tensor as pt
+
     from jqforecast.models.integrated import paths_log_likelihood
 
-    lam = pm.InverseGamma("lam", alpha=nu / 2, beta=nu / 2, shape=(len(rows), y.shape[1] - 1))
+    live = ~_leading(y[rows])[:, :-1]
+    if live.all():  # the graph as before, so fits without leading years stay bit-identical
+        lam = pm.InverseGamma("lam", alpha=nu / 2, beta=nu / 2, shape=live.shape)
+    else:  # a mixing weight for each step from the first observation on; 1 before (unused)
+        lam = pm.InverseGamma("lam", alpha=nu / 2, beta=nu / 2, shape=int(live.sum()))
+        lam = pt.set_subtensor(pt.ones(live.shape)[np.nonzero(live)], lam)
     if len(rows) < y.shape[0]:  # (the gradient of indexing is a Python-level Op: avoid it)
         mu, sigma = mu[rows], sigma[rows]
     v = sigma[:, None] ** 2 * lam
@@ -607,10 +649,15 @@ def _complete_paths(
         return values.reshape(chains * draws, *values.shape[2:])
 
     sigma = flat("sigma")[:, ~precise]
+    lam = flat("lam")
+    live = ~_leading(y)[:, :-1]
+    if lam.ndim == 2:  # sampled for the steps from each series' first observation on only
+        lam = np.ones((len(lam), *live.shape))
+        lam[:, live] = flat("lam")
     obs_var = flat("obs_sd")[:, None, None] ** 2 + noise[~precise] ** 2
     drawn = draw_paths(
         flat("mu")[:, ~precise],
-        sigma[..., None] ** 2 * flat("lam"),
+        sigma[..., None] ** 2 * lam,
         obs_var,
         y,
         prior_mean,

@@ -1,8 +1,9 @@
 """Gaussian random-walk paths integrated out of a PyMC model, and drawn back afterwards.
 
 A latent path ``x`` (``T`` years) that follows a random walk with drift ``μ`` and innovation
-variances ``v_k``, carries a weak Gaussian prior ``N(c_t, w_t)`` on every state and is observed
-with Gaussian noise of variance ``n_t`` (where observed) has a joint log density that is
+variances ``v_k``, carries a weak Gaussian prior ``N(c_t, w_t)`` on every state (none, i.e.
+flat, where ``w_t = ∞``: years before a series' first observation) and is observed with
+Gaussian noise of variance ``n_t`` (where observed) has a joint log density that is
 quadratic in ``x``::
 
     log p(x, y | θ) = const(θ) − ½ xᵀ P x + bᵀ x
@@ -34,7 +35,7 @@ quadrature of the joint density and finite differences.
 
 from __future__ import annotations
 
-from math import isnan, log, sqrt
+from math import inf, isnan, log, sqrt
 
 import numba
 import numpy as np
@@ -53,9 +54,13 @@ def _terms(m, v, obs_var, y, prior_mean, prior_var, diag, off, lin) -> float:
     const = 0.0
     for t in range(n_years):
         w = prior_var[t]
-        diag[t] = 1.0 / w
-        lin[t] = prior_mean[t] / w
-        const -= 0.5 * (prior_mean[t] ** 2 / w + log(w) + LOG_2PI)
+        if w < inf:
+            diag[t] = 1.0 / w
+            lin[t] = prior_mean[t] / w
+            const -= 0.5 * (prior_mean[t] ** 2 / w + log(w) + LOG_2PI)
+        else:  # no prior on this state (flat): a year before the series' first observation
+            diag[t] = 0.0
+            lin[t] = 0.0
         if not isnan(y[t]):
             n = obs_var[t]
             diag[t] += 1.0 / n

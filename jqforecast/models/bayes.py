@@ -652,8 +652,9 @@ def _complete_paths(
     lam = flat("lam")
     live = ~_leading(y)[:, :-1]
     if lam.ndim == 2:  # sampled for the steps from each series' first observation on only
-        lam = np.ones((len(lam), *live.shape))
-        lam[:, live] = flat("lam")
+        full = np.ones((len(lam), *live.shape))
+        full[:, live] = lam
+        lam = full
     obs_var = flat("obs_sd")[:, None, None] ** 2 + noise[~precise] ** 2
     drawn = draw_paths(
         flat("mu")[:, ~precise],

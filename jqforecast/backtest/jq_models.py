@@ -29,7 +29,7 @@ from jqforecast.engine.simulate import member_group_paths
 from jqforecast.models.base import TooShortError
 from jqforecast.models.bayes import HierarchicalGrowth
 from jqforecast.models.calibration import PITCalibration
-from jqforecast.models.ensemble import COMBINE, Combine
+from jqforecast.models.ensemble import COMBINE, Combine, allocate_draws
 from jqforecast.models.statistical import OPTIONAL_MODELS, STATISTICAL_MODELS
 from jqforecast.models.transforms import Transform
 
@@ -117,14 +117,14 @@ def bayes_samples(
     settings = {"seed": seed, "cores": 1, "max_points": BAYES_POINTS} | (settings or {})
     windows = settings.pop("max_points")
     windows = list(windows) if isinstance(windows, (list, tuple)) else [windows]
-    shares = [draws // len(windows) + (k < draws % len(windows)) for k in range(len(windows))]
+    shares = allocate_draws(np.full(len(windows), 1 / len(windows)), draws)
     grid = list(range(1, horizon + 1))
     out, diagnostics = {}, []
     for part in near_equal_chunks(np.arange(len(ids)), chunk):
         group = [benchmark_series(ids[i], histories[i], Kind.LEVEL) for i in part]
         frames = group_frames(group)  # log scale, every series ending at year 0
         mixed = []
-        for window, share in zip(windows, shares, strict=True):
+        for window, share in zip(windows, shares.tolist(), strict=True):
             # as forecast() fits a group: once more with stricter settings if diagnostics are poor
             model = fit_with_retry(HierarchicalGrowth(**settings, max_points=window), frames)
             key = ("bayes", group[0].id, *([window] if len(windows) > 1 else []))

@@ -516,7 +516,10 @@ def _latent_paths(
     if len(noisy):
         start = pm.Flat("x0_offset", shape=len(noisy))  # scaled by x0_sd: prior is below
         x0 = first[noisy] + p["x0_sd"] * start
-        steps = _steps_where(pm, live[noisy], mu[noisy], sigma[noisy], p["nu"])
+        eps = _on_steps(live[noisy], 0.0, pm.StudentT, "eps", nu=p["nu"], mu=0.0, sigma=1.0)
+        steps = mu[noisy, None] + sigma[noisy, None] * eps
+        if not live[noisy].all():
+            steps = steps * live[noisy]  # no step before the first observation: x held at x0
         rows.append(pt.concatenate([x0[:, None], x0[:, None] + pt.cumsum(steps, axis=1)], 1))
     exact = np.flatnonzero(precise)
     if len(exact):
@@ -531,13 +534,13 @@ def _latent_paths(
             x = pt.set_subtensor(x[np.nonzero(gaps)], base[gaps] + p["sigma0_median"] * free)
         innovations = (x[:, 1:] - x[:, :-1] - mu[exact, None]) / sigma[exact, None]
         shock = pm.StudentT.dist(nu=p["nu"], mu=0.0, sigma=1.0)
-        steps = live[exact]
-        if steps.all():  # the graph as before, so fits without leading years stay bit-identical
+        walked = live[exact]
+        if walked.all():  # the graph as before, so fits without leading years stay bit-identical
             walk = pm.logp(shock, innovations).sum() - (n_years - 1) * pt.log(sigma[exact]).sum()
         else:
             walk = (
-                pm.logp(shock, innovations[np.nonzero(steps)]).sum()
-                - (steps.sum(axis=1) * pt.log(sigma[exact])).sum()
+                pm.logp(shock, innovations[np.nonzero(walked)]).sum()
+                - (walked.sum(axis=1) * pt.log(sigma[exact])).sum()
             )
         pm.Potential("random_walk", walk)
         rows.append(x)
@@ -562,19 +565,19 @@ def _latent_paths(
     return x, cells
 
 
-def _steps_where(pm, live: np.ndarray, mu, sigma, nu: float, name: str = "eps"):
-    """Non-centred random-walk steps ``μ + σ ε`` (series × years − 1), ``ε ~ Student-t(ν)``
-    sampled only where ``live`` (from each series' first observation on); 0 before, so the
-    path is held at its start there."""
+def _on_steps(live: np.ndarray, fill: float, dist, name: str, **params):
+    """A PyMC variable ``dist(name, **params)`` per random-walk step (series × years − 1)
+    that exists only where ``live`` (from each series' first observation on); the other
+    cells hold ``fill``. All live: the variable itself, the graph as before, so fits
+    without leading years stay bit-identical."""
     import pytensor.tensor as pt
 
-    if live.all():  # the graph as before, so fits without leading years stay bit-identical
-        eps = pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=live.shape)
-        return mu[:, None] + sigma[:, None] * eps
-    eps = pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=int(live.sum()))
-    cells = np.nonzero(live)
-    scaled = mu[cells[0]] + sigma[cells[0]] * eps
-    return pt.set_subtensor(pt.zeros(live.shape)[cells], scaled)
+    if live.all():
+        return dist(name, **params, shape=live.shape)
+    sampled = dist(name, **params, shape=int(live.sum()))
+    # float64 spelt out: pt.full takes a Python float's dtype as float32 (lost precision)
+    cells = pt.full(live.shape, fill, dtype="float64")
+    return pt.set_subtensor(cells[np.nonzero(live)], sampled)
 
 
 def _state_prior(y: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -610,16 +613,12 @@ def _integrated_paths(pm, y, mu, sigma, obs_sd, nu, prior_mean, prior_var, rows)
     out (:mod:`jqforecast.models.integrated`); Student-t innovations as the scale mixture
     ``σ² λ``, ``λ ~ InvGamma(ν/2, ν/2)``. The paths are drawn back by
     :func:`_complete_paths`."""
-    import pytensor.tensor as pt
-
     from jqforecast.models.integrated import paths_log_likelihood
 
-    live = ~_leading(y[rows])[:, :-1]
-    if live.all():  # the graph as before, so fits without leading years stay bit-identical
-        lam = pm.InverseGamma("lam", alpha=nu / 2, beta=nu / 2, shape=live.shape)
-    else:  # a mixing weight for each step from the first observation on; 1 before (unused)
-        lam = pm.InverseGamma("lam", alpha=nu / 2, beta=nu / 2, shape=int(live.sum()))
-        lam = pt.set_subtensor(pt.ones(live.shape)[np.nonzero(live)], lam)
+    # a mixing weight for each step from the first observation on; 1 before (unused there)
+    lam = _on_steps(
+        ~_leading(y[rows])[:, :-1], 1.0, pm.InverseGamma, "lam", alpha=nu / 2, beta=nu / 2
+    )
     if len(rows) < y.shape[0]:  # (the gradient of indexing is a Python-level Op: avoid it)
         mu, sigma = mu[rows], sigma[rows]
     v = sigma[:, None] ** 2 * lam

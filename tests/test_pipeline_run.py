@@ -310,29 +310,38 @@ def test_changes_table_compares_with_previous_run(tmp_path):
     assert (changes.loc[~changes["significant"], "cause"] == "within Monte Carlo error").all()
 
 
-def test_a_move_after_a_code_change_is_put_down_to_the_software(tmp_path):
+def test_a_move_is_put_down_to_the_software_or_the_machine_that_changed(tmp_path):
     """Same version number, different code: the manifest's source fingerprint differs, so a
-    significant move names the software as its cause (not "none")."""
+    significant move names the software as its cause (not "none"); another processor (MCMC
+    rounding differs across CPUs) names the machine, unless the previous manifest predates
+    the machine record."""
     import json
     import shutil
 
-    from jqforecast.pipeline.run import changes_since, source_fingerprint
+    from jqforecast.pipeline.run import changes_since, machine_fingerprint, source_fingerprint
 
     first = run(out=tmp_path / "a", draws=300, seed=0, quick=True)
     previous = tmp_path / "previous"
     shutil.copytree(first.run_dir, previous)
     manifest = load_manifest(first.run_dir)
     assert manifest["versions"]["jqforecast_source"] == source_fingerprint()
-    old = json.loads(json.dumps(manifest))
-    old["versions"]["jqforecast_source"] = "0" * 16  # built from other code
-    (previous / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
+    assert manifest["machine"] == machine_fingerprint()
     table = pd.read_csv(first.run_dir / "targets.csv")
     moved = table.assign(p_hit=table["p_hit"].where(table["id"] != "pct_filings", 0.1))
-    changes = changes_since(previous, moved, manifest).set_index("target")
-    assert changes.loc["pct_filings", "significant"]
-    assert changes.loc["pct_filings", "cause"] == "software"
-    same = changes_since(previous, table, manifest).set_index("target")
-    assert not same["significant"].any()
+
+    def cause_after(edit) -> str:
+        old = json.loads(json.dumps(manifest))
+        edit(old)
+        (previous / "manifest.json").write_text(json.dumps(old), encoding="utf-8")
+        changes = changes_since(previous, moved, manifest).set_index("target")
+        assert changes.loc["pct_filings", "significant"]
+        same = changes_since(previous, table, manifest).set_index("target")
+        assert not same["significant"].any()
+        return changes.loc["pct_filings", "cause"]
+
+    assert cause_after(lambda m: m["versions"].update(jqforecast_source="0" * 16)) == "software"
+    assert cause_after(lambda m: m["machine"].update(cpu="another CPU")) == "machine"
+    assert cause_after(lambda m: m.pop("machine")) == "none (same inputs and settings)"
 
 
 def test_source_fingerprint_follows_the_package_files(tmp_path):

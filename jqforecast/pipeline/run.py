@@ -50,6 +50,7 @@ MANIFEST_KEYS = (
     "scenarios_file",
     "lang",
     "versions",
+    "machine",
     "stages",
     "warnings",
     "models",
@@ -136,6 +137,48 @@ def source_fingerprint(package: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
+def machine_fingerprint() -> dict[str, str]:
+    """What the machine contributes to a run's numbers: architecture, CPU model, the
+    instruction set PyTensor compiles the models for and the kernels the BLAS picked.
+
+    Why: the same inputs, seed and software give the same numbers to the byte on one
+    machine, but not across processors. PyTensor compiles the MCMC models for the host
+    (``-march=…``) and OpenBLAS picks its kernels at run time, so floating-point rounding
+    differs and NUTS trajectories part after enough steps: on an AMD EPYC (znver3) host the
+    bundled data's PCT P(hit) was 0.819 where an earlier host gave 0.824, within its Monte
+    Carlo error 0.006 (``benchmarks/RESULTS.md``, session 22). Recorded so that
+    :func:`changes_since` can name the machine as a cause.
+
+    Examples
+    --------
+    >>> sorted(machine_fingerprint())
+    ['architecture', 'blas', 'compiled_for', 'cpu']
+    """
+    from pytensor.link.c.cmodule import GCC_compiler
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():  # Linux: the model name platform.processor() does not give
+        names = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    try:
+        target = [f for f in GCC_compiler.compile_args() if f.startswith(("-march", "-mtune"))]
+    except Exception:  # noqa: BLE001 - no C compiler: PyTensor falls back to Python code
+        target = []
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')}".strip()
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return {
+        "architecture": platform.machine(),
+        "cpu": cpu or "unknown",
+        "compiled_for": " ".join(target) or "no native flags",
+        "blas": "; ".join(blas) or "unknown",
+    }
+
+
 def _versions() -> dict[str, str]:
     out = {
         "jqforecast": __version__,
@@ -207,6 +250,7 @@ def run(
             "scenarios_file": str(scenarios_file) if scenarios_file else None,
             "lang": lang,
             "versions": _versions(),
+            "machine": machine_fingerprint(),
             "stages": {},
             "warnings": [],
         }
@@ -356,7 +400,8 @@ def changes_since(previous: Path, table: pd.DataFrame, manifest: dict) -> pd.Dat
 
     A move counts as real when it exceeds twice the combined Monte Carlo standard error.
     The cause names what differs between the runs' manifests: input data, targets or
-    scenario configuration, package versions, seed or draws.
+    scenario configuration, package versions, the machine (:func:`machine_fingerprint`;
+    not named when the previous manifest predates the record), seed or draws.
     """
     columns = ["target", "p_hit_previous", "p_hit", "change", "mc_se", "significant", "cause"]
     if not (previous / "targets.csv").exists() or not (previous / "manifest.json").exists():
@@ -370,11 +415,12 @@ def changes_since(previous: Path, table: pd.DataFrame, manifest: dict) -> pd.Dat
             ("targets config", "targets_file"),
             ("scenarios config", "scenarios_file"),
             ("software", "versions"),
+            ("machine", "machine"),
             ("seed", "seed"),
             ("draws", "draws"),
             ("quick mode", "quick"),
         )
-        if old_manifest.get(key) != manifest.get(key)
+        if old_manifest.get(key) != manifest.get(key) and (key != "machine" or key in old_manifest)
     ]
     rows = []
     for r in table.itertuples():

@@ -166,11 +166,11 @@ def machine_fingerprint() -> dict[str, str]:
         target = [f for f in GCC_compiler.compile_args() if f.startswith(("-march", "-mtune"))]
     except Exception:  # noqa: BLE001 - no C compiler: PyTensor falls back to Python code
         target = []
-    blas = [
+    blas = sorted(  # sorted: the libraries are listed in the order they were loaded
         f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')}".strip()
         for i in threadpool_info()
         if i.get("user_api") == "blas"
-    ]
+    )
     return {
         "architecture": platform.machine(),
         "cpu": cpu or "unknown",

@@ -400,8 +400,8 @@ def changes_since(previous: Path, table: pd.DataFrame, manifest: dict) -> pd.Dat
 
     A move counts as real when it exceeds twice the combined Monte Carlo standard error.
     The cause names what differs between the runs' manifests: input data, targets or
-    scenario configuration, package versions, the machine (:func:`machine_fingerprint`;
-    not named when the previous manifest predates the record), seed or draws.
+    scenario configuration, package versions, the machine (:func:`machine_fingerprint`),
+    seed or draws; a record the previous manifest predates is not named.
     """
     columns = ["target", "p_hit_previous", "p_hit", "change", "mc_se", "significant", "cause"]
     if not (previous / "targets.csv").exists() or not (previous / "manifest.json").exists():
@@ -420,7 +420,8 @@ def changes_since(previous: Path, table: pd.DataFrame, manifest: dict) -> pd.Dat
             ("draws", "draws"),
             ("quick mode", "quick"),
         )
-        if old_manifest.get(key) != manifest.get(key) and (key != "machine" or key in old_manifest)
+        # a record the previous manifest does not have (older code) shows no change
+        if key in old_manifest and old_manifest[key] != manifest.get(key)
     ]
     rows = []
     for r in table.itertuples():

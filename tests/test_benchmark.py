@@ -413,7 +413,7 @@ def test_bayes_samples_mix_windows():
     rng = np.random.default_rng(3)
     ids = ["a", "b", "c"]
     histories = [np.exp(np.cumsum(rng.normal(0.05, 0.1, 9))) for _ in ids]
-    fast = {"draws": 60, "tune": 60}
+    fast = {"draws": 200, "tune": 200}  # faster than 60 + 60 (MultiSeriesModel: draws, tune)
 
     def run(hs, windows):
         return bayes_samples(ids, hs, 2, 7, 0, settings=fast | {"max_points": windows})
@@ -512,7 +512,7 @@ def test_backtests_spread_over_processes_give_the_same_weights():
         benchmark_series(f"s{i}", 100 * np.exp(np.cumsum(rng.normal(0.05, 0.1, 12))), Kind.LEVEL)
         for i in range(6)
     ]
-    members = [Theta(), DampedDrift(), HierarchicalGrowth(draws=60, tune=60, max_points=8)]
+    members = [Theta(), DampedDrift(), HierarchicalGrowth(draws=200, tune=200, max_points=8)]
     here = learn_weights(series, members, 3, 2, backtest_multi=True)
     with ProcessPoolExecutor(max_workers=2) as pool:
         spread = learn_weights(series, members, 3, 2, backtest_multi=True, mapper=pool.map)

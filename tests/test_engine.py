@@ -770,10 +770,9 @@ def test_group_fits_in_processes_give_the_same_forecast():
 
     Settings: 20 + 20 draws (40 + 40 on the refit, 80 draws in all) in practice cannot reach
     the ESS threshold of 100, so the revenue fit warns (measured: ESS 29 after the refit);
-    the counts' 200 + 200 pass first time. Fewer draws are not
-    cheaper: at 40 + 40 the step size is poorly adapted (~250 leapfrog steps a draw vs ~30
-    at 200 + 200 on a small group) and the refit doubles the bill. Revenue is noisy on
-    purpose: on exact exponential lines σ is pushed to zero and NUTS crawls (ESS 2-3).
+    the counts' 200 + 200 pass first time (fewer draws would not be cheaper: see
+    ``MultiSeriesModel``'s ``draws, tune``). Revenue is noisy on purpose: on exact
+    exponential lines σ is pushed to zero and NUTS crawls (ESS 2-3).
     """
     from jqforecast.models.bayes import CountGrowth, HierarchicalGrowth
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jqforecast
 from jqforecast.models.bayes import (
@@ -149,9 +151,9 @@ def test_bayesian_member_is_backtested_pooled_with_max_points():
 
 
 def test_precise_and_noisy_series_in_one_group_keep_their_own_paths():
-    """An official series (data-centred coordinates) and an estimated one (integrated out,
-    drawn back after sampling) in one pooled fit: the latent path of each stays with its own
-    data, in column order."""
+    """An official series (observed exactly) and an estimated one (integrated out, drawn
+    back after sampling) in one pooled fit: the latent path of each stays with its own data,
+    in column order, and the official one's paths pass through its data in every draw."""
     rng = np.random.default_rng(7)
     years = range(2014, 2024)
     official = 1 + np.cumsum(0.06 + 0.03 * rng.standard_normal(10))
@@ -162,11 +164,64 @@ def test_precise_and_noisy_series_in_one_group_keep_their_own_paths():
     fit = HierarchicalGrowth(seed=2).fit(frame, noise)
     x = fit.idata_.posterior["x"].mean(("chain", "draw")).values  # series × years
     seen = np.isfinite(frame["official"].to_numpy())
-    assert np.abs(x[1][seen] - official[seen]).max() < 0.05  # pinned by official data
+    paths = fit.simulate(1, 100, np.random.default_rng(0))[:, 1, :-1]  # + the group's σ_obs
+    assert np.array_equal(paths[:, seen], np.broadcast_to(official[seen], (100, seen.sum())))
     assert abs(x[1][4] - official[4]) < 0.1  # the gap is filled from its neighbours
     assert np.abs(x[0] - estimate).mean() < 0.3  # noisy data: near, not on, the points
     assert abs(x[0].mean() - x[1].mean() - 4) < 0.5  # columns not swapped
     assert fit.diagnostics_["ok"], fit.diagnostics_
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1, 1), st.floats(1e-4, 1.0)), min_size=3, max_size=20))
+def test_heterogeneity_is_statsmodels_truncated_at_zero(pairs):
+    """The between-series variance and I² of :func:`centred_rows` are statsmodels'
+    DerSimonian–Laird estimates (``combine_effects(method_re="dl")``), truncated at zero."""
+    import warnings
+
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    from jqforecast.models.bayes import heterogeneity
+
+    estimate, variance = (np.array(v) for v in zip(*pairs, strict=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its summaries with a negative estimate
+        theirs = combine_effects(estimate, variance, method_re="dl")
+    tau2, i2 = heterogeneity(estimate, variance)
+    assert tau2 == pytest.approx(max(theirs.tau2, 0.0), rel=1e-9, abs=1e-12)
+    assert i2 == pytest.approx(max(theirs.i2, 0.0), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("centred", ["all", "alternate"])
+def test_centred_growth_and_volatility_are_the_same_model(monkeypatch, centred):
+    """Sampling a precise series' growth μ_s and log volatility centred (:func:`centred_rows`)
+    instead of as offsets a_s, b_s is a change of coordinates: at corresponding points the
+    log densities differ by the Jacobian, log τ per centred μ_s and log ω per centred σ_s,
+    and by nothing else (which also checks that the rows are put back in their order)."""
+    from jqforecast.models import bayes
+
+    rng = np.random.default_rng(3)
+    y = np.cumsum(rng.normal(0.05, [[0.01], [0.1], [0.02], [0.3]], (4, 8)), axis=1)
+    y[2, 3] = np.nan  # a gap: a free state
+    rows = np.array([True, True, True, True] if centred == "all" else [True, False, True, False])
+    built = {}
+    for name, mask in (("offsets", rows & False), ("centred", rows)):
+        monkeypatch.setattr(bayes, "centred_rows", lambda y, precise, m=mask: (m, m))
+        built[name] = HierarchicalGrowth().build(y, np.zeros_like(y), list(range(8)), [*"abcd"])
+    point = built["offsets"].initial_point()
+    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in point.items()}
+    tau, omega = np.exp(point["tau_log__"]), np.exp(point["omega_log__"])
+    mu = point["mu0"] + tau * point["a"]
+    log_sigma = point["sigma0_log__"] + omega * point["b"]
+    moved = {k: v for k, v in point.items() if k not in ("a", "b")}
+    moved |= {"a": point["a"][~rows], "mu_centred": mu[rows]}
+    moved |= {"b": point["b"][~rows], "log_sigma_centred": log_sigma[rows]}
+    logp = {
+        name: model.compile_logp()(moved if name == "centred" else point)
+        for name, model in built.items()
+    }
+    jacobian = rows.sum() * (np.log(tau) + np.log(omega))
+    assert logp["centred"] == pytest.approx(logp["offsets"] - jacobian, abs=1e-8)
 
 
 def test_integrated_paths_give_the_posterior_of_sampled_paths():

@@ -10,21 +10,24 @@ and differ in how ``x`` is observed:
 
 * :class:`HierarchicalGrowth` (levels on logs, ratios on logits):
   ``y[s, t] ~ N(x[s, t], √(σ_obs² + m[s, t]²))`` where ``m`` is the point's own measurement
-  error (``rel_sd`` of estimated/derived points, 0 for official statistics), so an estimate
-  moves the forecast less than an official figure;
+  error (``rel_sd`` of estimated/derived points), so an estimate moves the forecast less
+  than an official figure; a *precise* series (official statistics, median ``m`` at most
+  :data:`PRECISE_NOISE`) is observed exactly, ``y = x`` (its revisions and rounding are
+  part of the innovations), an estimated point in it with its own ``m`` only;
 * :class:`CountGrowth` (counts): ``y[s, t] ~ NegBinomial(exp(x[s, t] + m[s, t] z[s, t]), φ)``,
   whose draws are whole, non-negative numbers by construction.
 
 Ahead of the data the paths continue with the growth damped, ``μ_s φ^h`` in year ``h``
 (``damping`` φ = 0.8, as :class:`~jqforecast.models.statistical.DampedDrift`): fitted growth is
 not extrapolated at full strength for ever. Missing years are simply unobserved points of the
-latent path. The sampler works in
-coordinates chosen per series (same model, see :func:`_latent_paths`): data-centred for
-precise data; for noisy estimates with Gaussian observations the paths are integrated out
-exactly and drawn back after sampling (:mod:`jqforecast.models.integrated`); counts sample
-non-centred innovations. On the park's series with their full measurement sd (≈ 0.36 on logs)
-per-series coordinates cut NUTS's leapfrog steps 3–5× and raised the ESS of 1 200 draws from
-~120 to ~900 (session 3); integrating the estimated paths out then cut the revenue group's
+latent path. The sampler works in coordinates chosen per series (same model, see
+:func:`_latent_paths`): the growth and volatility of precise series are sampled centred
+where their data pin them (:func:`centred_rows`); for noisy estimates
+with Gaussian observations the paths are integrated out exactly and drawn back after
+sampling (:mod:`jqforecast.models.integrated`); counts sample non-centred innovations. On
+the park's series with their full measurement sd (≈ 0.36 on logs) per-series coordinates
+cut NUTS's leapfrog steps 3–5× and raised the ESS of 1 200 draws from ~120 to ~900
+(session 3); integrating the estimated paths out then cut the revenue group's
 steps from ~123 to ~29 a draw and the cost of a gradient from ~65 to ~35 µs (session 8).
 
 Priors (on the model scale; documented so a reader can argue with them)::
@@ -33,7 +36,7 @@ Priors (on the model scale; documented so a reader can argue with them)::
     τ  ~ HalfNormal(0.05)   industries' growth differs by a few pp
     σ₀ ~ LogNormal(log 0.08, 0.6)   annual volatility ~8% (68% range 4%-15%)
     ω  ~ HalfNormal(0.3)    volatilities differ by up to ~30% between series
-    σ_obs ~ HalfNormal(0.02)  residual noise of official statistics (revisions, rounding)
+    σ_obs ~ HalfNormal(0.02)  residual noise of estimates beyond their own m (noisy series)
     x₀ ~ N(first observation, 1)   weak: a factor e either way (at the series' first year;
                                    the years before it are not part of the model)
     φ  ~ Gamma(2, 0.1)      count over-dispersion (mean 20)
@@ -70,6 +73,11 @@ DEFAULT_PRIORS: dict[str, float] = {
     "phi_beta": 0.1,
 }
 RHAT_MAX = 1.05
+#: I² (share of the spread of per-series estimates not due to sampling error) from which
+#: precise series' growth or volatility may be sampled centred (see centred_rows)
+HETEROGENEITY_MIN = 0.75
+#: fewest precise series (with two yearly changes or more) whose spread centred_rows trusts
+CENTRED_GROUP_MIN = 10
 PRECISE_NOISE = 0.02  # measurement sd (model scale) up to which a series counts as precise
 ESS_MIN = 100
 INTEGRATED_TARGET_ACCEPT = 0.97  # default when noisy Gaussian paths are integrated out
@@ -178,10 +186,11 @@ class MultiSeriesModel(Model):
         return DEFAULT_PRIORS | (self.priors or {})
 
     # -------------------------------------------------------------- model
-    def _latent(self, pm, y: np.ndarray, dims: tuple[str, str], precise: np.ndarray, obs_sd=None):
+    def _latent(self, pm, y, dims: tuple[str, str], precise: np.ndarray, noise, obs_sd=None):
         """The latent paths ``x`` (series × years) and the observed cells whose likelihood is
-        still to be added (:meth:`_observe`); ``precise`` marks the series sampled
-        data-centred (:func:`precise_series`), ``obs_sd`` is each cell's total observation sd
+        still to be added (:meth:`_observe`); ``precise`` marks the series observed
+        exactly (:func:`precise_series`) but for their points with an own measurement sd
+        ``noise`` > 0 (series × years), ``obs_sd`` is each cell's total observation sd
         for a Gaussian observation model (``None`` otherwise). See :func:`_latent_paths`."""
         p = self.priors_
         series_dim, year_dim = dims
@@ -190,16 +199,24 @@ class MultiSeriesModel(Model):
         if y.shape[0] > 1:
             tau = pm.HalfNormal("tau", p["tau_sd"])
             omega = pm.HalfNormal("omega", p["omega_sd"])
-            a = pm.Normal("a", 0, 1, dims=series_dim)
-            b = pm.Normal("b", 0, 1, dims=series_dim)
-            mu = pm.Deterministic("mu", mu0 + tau * a, dims=series_dim)
-            sigma = pm.Deterministic("sigma", sigma0 * pm.math.exp(omega * b), dims=series_dim)
+            growth_c, volatility_c = centred_rows(y, precise)
+            mu = _pooled(pm, "a", "mu_centred", mu0, tau, growth_c, series_dim)
+            if volatility_c.any():
+                log_sigma0 = pm.math.log(sigma0)
+                b = _pooled(
+                    pm, "b", "log_sigma_centred", log_sigma0, omega, volatility_c, series_dim
+                )
+                sigma = pm.math.exp(b)
+            else:  # the graph as before, so fits with no centred row stay bit-identical
+                sigma = sigma0 * pm.math.exp(omega * pm.Normal("b", 0, 1, dims=series_dim))
+            mu = pm.Deterministic("mu", mu, dims=series_dim)
+            sigma = pm.Deterministic("sigma", sigma, dims=series_dim)
         else:
             # One series: the pooling layer (τ, ω and the offsets) is not identified by data
             # and only slows NUTS down (ESS ~30 measured), so growth and volatility are μ₀, σ₀.
             mu = pm.Deterministic("mu", mu0[None], dims=series_dim)
             sigma = pm.Deterministic("sigma", sigma0[None], dims=series_dim)
-        return _latent_paths(pm, y, dims, mu, sigma, p, precise, obs_sd, self.integrate)
+        return _latent_paths(pm, y, dims, mu, sigma, p, precise, noise, obs_sd, self.integrate)
 
     def _observation_sd(self, pm, noise: np.ndarray):
         """Each cell's observation sd (series × years) for a Gaussian observation model, or
@@ -214,14 +231,15 @@ class MultiSeriesModel(Model):
     ) -> np.ndarray:
         """Add this model's variables for data ``y`` (series × years, NaN = missing) to the
         PyMC model in context; ``prefix`` keeps dimension names apart in a joint model.
-        Returns which series are sampled data-centred (:func:`precise_series`)."""
+        Returns which series are observed exactly (:func:`precise_series`)."""
         import pymc as pm
 
         dims = (f"{prefix}series", f"{prefix}year")
         pm.modelcontext(None).add_coords({dims[0]: series, dims[1]: years})
-        sd = self._observation_sd(pm, noise)
-        precise = precise_series(y, noise, gaussian=sd is not None)
-        x, unobserved_yet = self._latent(pm, y, dims, precise, sd)
+        precise = precise_series(y, noise, gaussian=self.integrable)
+        # precise data are observed exactly: an observation sd only where some series is noisy
+        sd = None if precise.all() else self._observation_sd(pm, noise)
+        x, unobserved_yet = self._latent(pm, y, dims, precise, noise, sd)
         if unobserved_yet.any():  # (no data at all: the prior predictive model)
             self._observe(pm, x, y, noise, unobserved_yet, sd)
         return precise
@@ -326,8 +344,11 @@ class HierarchicalGrowth(MultiSeriesModel):
 
     def simulate(self, horizon: int, draws: int, rng: np.random.Generator) -> np.ndarray:
         latent, pick = self._predict_latent(horizon, draws, rng)
-        obs_sd = self._posterior("obs_sd")[pick]
-        return latent + obs_sd[:, None, None] * rng.standard_normal(latent.shape)
+        if "obs_sd" not in self.idata_.posterior:  # every series precise: observed exactly
+            return latent
+        obs_sd = self._posterior("obs_sd")[pick][:, None, None]
+        noisy = (~self.precise_).astype(float)[None, :, None]  # precise rows: exact
+        return latent + obs_sd * rng.standard_normal(latent.shape) * noisy
 
 
 class CountGrowth(MultiSeriesModel):
@@ -346,8 +367,8 @@ class CountGrowth(MultiSeriesModel):
         counts = np.where(np.isfinite(y), np.round(np.exp(y) - 0.5), np.nan)
         return super().add_to_model(counts, noise, years, series, prefix)
 
-    def _latent(self, pm, y, dims, precise, obs_sd=None):
-        return super()._latent(pm, np.log(y + 0.5), dims, precise, obs_sd)
+    def _latent(self, pm, y, dims, precise, noise, obs_sd=None):
+        return super()._latent(pm, np.log(y + 0.5), dims, precise, noise, obs_sd)
 
     def _observe(self, pm, x, y, noise, mask, obs_sd):
         p = self.priors_
@@ -445,6 +466,7 @@ def fit_jointly(
         part = _complete_paths(part, model, precise[i], history, noises[i])
         fitted.append(model._fitted_to(history, part, idata.sample_stats, len(jobs) > 1))
         fitted[-1].target_accept_ = target_accept
+        fitted[-1].precise_ = precise[i]
     return fitted
 
 
@@ -472,9 +494,7 @@ def _nuts_step(settings: MultiSeriesModel, target_accept: float) -> dict:
     return {"step": step, "initvals": starts}
 
 
-def _latent_paths(
-    pm, y, dims, mu, sigma, p: dict, precise: np.ndarray, obs_sd=None, integrate: bool = True
-):
+def _latent_paths(pm, y, dims, mu, sigma, p, precise, noise, obs_sd=None, integrate: bool = True):
     """Latent random-walk paths ``x`` (series × years), parametrised per series for NUTS.
 
     The model is the same for every series: a weak prior ``x[t] ~ N(first + μ₀ᵐ·t, x0_sd·√(1+t))``
@@ -484,12 +504,14 @@ def _latent_paths(
     no single choice suits both kinds of data here:
 
     * *precise* series (Gaussian observations whose own measurement sd is at most
-      :data:`PRECISE_NOISE`, e.g. official statistics): **data-centred**, ``x = y + sd·δ`` with
-      ``δ ~ N(0, 1)`` (which *is* the likelihood: its density and the Jacobian ``sd`` cancel
-      the 1/sd of ``N(y | x, sd)``); missing years after the first observation are free
-      states.
-      A non-centred form has a funnel here (the path is pinned by the data,
-      the innovations are not free);
+      :data:`PRECISE_NOISE`, e.g. official statistics): observed exactly, ``x = y``, but for
+      a point with an own measurement sd ``m > 0`` (an estimate among official figures),
+      which is **data-centred**, ``x = y + m·δ``, ``δ ~ N(0, 1)`` (which *is* the likelihood
+      ``N(y | x, m)``: its density and the Jacobian ``m`` cancel); missing years after the
+      first observation are free states. (Until session 24 they
+      were observed with the group's ``σ_obs`` in data-centred coordinates ``x = y + σ_obs·δ``;
+      pooled with series far smoother than ``σ_obs`` that made a funnel, and on M3 the
+      posterior of ``σ_obs`` sat at ~0.0005 anyway, see :func:`centred_rows`.)
     * *noisy* series with Gaussian observations (estimates), when ``integrate``:
       **integrated out** (:func:`_integrated_paths`): Student-t innovations as a scale
       mixture, the paths then conditionally Gaussian; no ``x`` for them in the graph, drawn
@@ -531,9 +553,11 @@ def _latent_paths(
         base = np.array([_filled(y[s]) for s in exact])
         seen = mask[exact]
         gaps = ~seen & ~lead[exact]
-        x = pt.as_tensor(base)
-        delta = pm.Normal("delta", 0.0, 1.0, shape=int(seen.sum()))
-        x = pt.set_subtensor(x[np.nonzero(seen)], y[exact][seen] + obs_sd[exact][seen] * delta)
+        x = pt.as_tensor(base)  # observed cells: the data themselves, but ...
+        own = seen & (noise[exact] > 0)  # ... an estimate's, with its own sd (data-centred)
+        if own.any():
+            delta = pm.Normal("delta", 0.0, 1.0, shape=int(own.sum()))
+            x = pt.set_subtensor(x[np.nonzero(own)], y[exact][own] + noise[exact][own] * delta)
         if gaps.any():
             free = pm.Flat("x_missing", shape=int(gaps.sum()))
             x = pt.set_subtensor(x[np.nonzero(gaps)], base[gaps] + p["sigma0_median"] * free)
@@ -568,6 +592,107 @@ def _latent_paths(
         terms = terms * (~held).astype(float)
     pm.Potential("x_prior", terms.sum())
     return x, cells
+
+
+def centred_rows(y: np.ndarray, precise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which series (rows of ``y``, model scale) have their growth μ and their log volatility
+    sampled **centred** (``μ_s ~ N(μ₀, τ)``) rather than as offsets (``μ_s = μ₀ + τ·a_s``):
+    precise series whose own data pin the value more tightly than the series differ.
+
+    The same model in other coordinates. Offsets suit a value the data say little about
+    (the park's few noisy series). A value the data pin turns them into a narrow ridge along
+    ``(a_s, μ₀, τ)`` — a series whose yearly changes vary by 0.001 fixes its growth to
+    ~0.0005 against a spread τ of a few hundredths — which NUTS with a diagonal mass matrix
+    follows in tiny steps; centred is the better parametrisation where the data are the
+    more informative (Papaspiliopoulos, Roberts and Sköld 2007, Statistical Science 22).
+
+    Each precise series with ``k ≥ 2`` yearly changes of mean ``m`` and sd ``d`` gives an
+    estimate with a standard error: growth ``m ± d/√k``, log volatility ``log d ± 1/√(2(k−1))``.
+    The spread of the true values across the precise series (τ, ω) is estimated from them
+    by DerSimonian–Laird, as in a random-effects meta-analysis (:func:`heterogeneity`);
+    a series is centred where its standard error is below that spread, and only when the
+    series clearly differ, I² ≥ :data:`HETEROGENEITY_MIN` ("high" heterogeneity, Higgins et
+    al. 2003, BMJ 327): in a group of similar series τ is near zero in the posterior and a
+    centred value makes the funnel that offsets avoid (3 simulated series × 4 points with
+    one growth centred: 3–11 divergences a fit). On simulated groups with equal growth and
+    volatility the gate keeps 0–17 % of series centred by chance (mostly with 3 yearly
+    changes), against 2–38 % without it. With fewer than :data:`CENTRED_GROUP_MIN` precise
+    series none is centred, as no noisy series is: the estimates of spread are then too
+    noisy (3 similar simulated series, one with a jump, gave I² = 0.82 for volatility, all
+    three centred, 3 divergences). Measured in ``benchmarks/RESULTS.md``, session 24.
+
+    Examples
+    --------
+    Twelve series, the smooth ones (yearly sd 0.001–0.005) with different growth:
+
+    >>> rng = np.random.default_rng(0)
+    >>> scale = np.array([0.001, 0.002, 0.005, 0.2, 0.3, 0.5] * 2)[:, None]
+    >>> growth = np.array([0.02, 0.05, 0.1, 0.03, 0.06, 0, 0, 0.08, 0.04, 0.1, 0.02, 0.05])
+    >>> y = np.cumsum(growth[:, None] + scale * rng.standard_normal((12, 10)), axis=1)
+    >>> g, v = centred_rows(y, np.ones(12, dtype=bool))
+    >>> g.astype(int).tolist()  # growth: the smooth series only
+    [1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0]
+    >>> bool(v.all())  # log volatilities from 0.001 to 0.5: all
+    True
+    >>> [bool(r.any()) for r in centred_rows(y[:6], np.ones(6, dtype=bool))]  # too few series
+    [False, False]
+    """
+    n = len(y)
+    growth, volatility = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    changes = [r[np.isfinite(r)] for r in np.diff(y, axis=1)]
+    k = np.array([len(c) for c in changes])
+    rows = np.flatnonzero(precise & (k >= 2))
+    if len(rows) < CENTRED_GROUP_MIN:
+        return growth, volatility
+    k = k[rows]
+    mean = np.array([changes[s].mean() for s in rows])
+    # floored: an exact line (sd 0) would get an infinite weight
+    sd = np.array([max(changes[s].std(ddof=1), 1e-4) for s in rows])
+    for centred, estimate, variance in (
+        (growth, mean, sd**2 / k),
+        (volatility, np.log(sd), 1 / (2 * (k - 1))),
+    ):
+        tau2, i2 = heterogeneity(estimate, variance)
+        centred[rows] = (i2 >= HETEROGENEITY_MIN) & (np.sqrt(variance) < np.sqrt(tau2))
+    return growth, volatility
+
+
+def heterogeneity(estimate: np.ndarray, variance: np.ndarray) -> tuple[float, float]:
+    """The spread of true values behind estimates with known sampling ``variance``: the
+    DerSimonian–Laird variance ``τ² = max(0, (Q − (n − 1)) / (Σw − Σw²/Σw))`` and
+    ``I² = max(0, 1 − (n − 1)/Q)``, where ``w = 1/variance`` and
+    ``Q = Σw (estimate − weighted mean)²``. Written here because
+    :func:`statsmodels.stats.meta_analysis.combine_effects` (``method_re="dl"``) returns both
+    untruncated and, when τ² is negative, warns while computing summaries not needed here;
+    the test suite checks the two agree.
+
+    Examples
+    --------
+    >>> tau2, i2 = heterogeneity(np.array([0.0, 1.0, 2.0]), np.array([0.5, 0.5, 0.5]))
+    >>> round(tau2, 6), round(i2, 6)
+    (0.5, 0.5)
+    """
+    w = 1 / variance
+    mean = (w * estimate).sum() / w.sum()
+    q = (w * (estimate - mean) ** 2).sum()
+    df = len(w) - 1
+    tau2 = max(0.0, (q - df) / (w.sum() - (w**2).sum() / w.sum()))
+    i2 = max(0.0, 1 - df / q) if q > 0 else 0.0
+    return float(tau2), float(i2)
+
+
+def _pooled(pm, offsets: str, centred_name: str, loc, scale, centred: np.ndarray, dim: str):
+    """A partially pooled value per series, ``N(loc, scale)``: ``loc + scale·offset`` with
+    standard-normal offsets (variable ``offsets``), and for the ``centred`` rows
+    (:func:`centred_rows`) the value itself (variable ``centred_name``)."""
+    import pytensor.tensor as pt
+
+    if not centred.any():  # the graph as before, so fits with no centred row stay bit-identical
+        return loc + scale * pm.Normal(offsets, 0, 1, dims=dim)
+    free = pm.Normal(offsets, 0, 1, shape=int((~centred).sum()))
+    values = pm.Normal(centred_name, loc, scale, shape=int(centred.sum()))
+    order = np.argsort(np.r_[np.flatnonzero(~centred), np.flatnonzero(centred)])
+    return pt.concatenate([loc + scale * free, values])[order]
 
 
 def _on_steps(live: np.ndarray, fill: float, dist, name: str, **params):
@@ -688,7 +813,7 @@ def _complete_paths(
 
 
 def precise_series(y: np.ndarray, noise: np.ndarray, gaussian: bool = True) -> np.ndarray:
-    """Per series (rows of ``y``): sampled in data-centred coordinates? True for Gaussian
+    """Per series (rows of ``y``): observed exactly (``y = x``)? True for Gaussian
     observations whose median own measurement sd is at most :data:`PRECISE_NOISE`."""
     mask = np.isfinite(y)
     return np.array(

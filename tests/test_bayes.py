@@ -164,7 +164,8 @@ def test_precise_and_noisy_series_in_one_group_keep_their_own_paths():
     fit = HierarchicalGrowth(seed=2).fit(frame, noise)
     x = fit.idata_.posterior["x"].mean(("chain", "draw")).values  # series × years
     seen = np.isfinite(frame["official"].to_numpy())
-    paths = fit.simulate(1, 100, np.random.default_rng(0))[:, 1, :-1]  # + the group's σ_obs
+    # simulated in-sample values: no σ_obs added to the official row (it applies to noisy ones)
+    paths = fit.simulate(1, 100, np.random.default_rng(0))[:, 1, :-1]
     assert np.array_equal(paths[:, seen], np.broadcast_to(official[seen], (100, seen.sum())))
     assert abs(x[1][4] - official[4]) < 0.1  # the gap is filled from its neighbours
     assert np.abs(x[0] - estimate).mean() < 0.3  # noisy data: near, not on, the points

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,39 @@ def test_recalibration_is_applied_in_the_worker_and_timed_as_part_of_the_forecas
     raw, moved = summaries[UNCALIBRATED], summaries["jqforecast"]
     assert ((moved["hi-80"] - moved["lo-80"]) < 0.8 * (raw["hi-80"] - raw["lo-80"])).all()
     assert seconds["jqforecast"] > seconds[UNCALIBRATED] > 0
+
+
+def test_each_member_is_fitted_once_for_its_own_row_and_the_ensemble(monkeypatch):
+    """Scored alone and inside ``jqforecast`` on the same task, a member is fitted once per
+    series (the second row reuses the fit) and every row's paths are the very paths of a
+    task that asks for that row alone; the reused fit's time is still charged to each row."""
+    from jqforecast.backtest.jq_models import Task, jq_samples
+    from jqforecast.models.statistical import AutoARIMA
+
+    fits = []
+    fit = AutoARIMA.fit
+
+    def slow_fit(self, y):  # 0.1 s a fit: its time must show in both rows
+        fits.append(len(y))
+        time.sleep(0.1)
+        return fit(self, y)
+
+    monkeypatch.setattr(AutoARIMA, "fit", slow_fit)
+    rng = np.random.default_rng(3)
+    histories = [100 * np.exp(np.cumsum(rng.normal(0.05, 0.1, 12))) for _ in range(3)]
+    members = ("rw_drift", "arima", "theta")
+    weights = {"rw_drift": 0.2, "arima": 0.5, "theta": 0.3}
+
+    def task(models):
+        return Task(["a", "b", "c"], histories, 4, models, weights, 500, 0, False, members)
+
+    together, seconds, _, _ = jq_samples(task(["jqforecast", "arima", "theta"]))
+    assert fits == [12, 12, 12]  # not 6: one fit per series served both rows
+    for name in ("jqforecast", "arima", "theta"):
+        alone, _, _, _ = jq_samples(task([name]))
+        np.testing.assert_array_equal(together[name], alone[name])
+    assert seconds["arima"] >= 0.3 and seconds["jqforecast"] >= 0.3  # 3 fits in each row
+    assert seconds["theta"] < 0.3
 
 
 def _slice(tmp_path, n=6):

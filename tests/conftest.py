@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -42,3 +45,21 @@ def write_csv(tmp_path):
 
 def frame(**columns) -> pd.DataFrame:
     return pd.DataFrame(columns)
+
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def load_benchmark(monkeypatch):
+    """Import a script of ``benchmarks/`` by name (``"seed_spread"``), its folder on
+    ``sys.path`` for the scripts' shared ``_common`` and each other."""
+
+    def _load(name: str):
+        monkeypatch.syspath_prepend(str(BENCHMARKS))
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return _load

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # for `_common`
-    spec = importlib.util.spec_from_file_location(
-        "cumulative_stocks", BENCHMARKS / "cumulative_stocks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("cumulative_stocks")
 
 
 @pytest.mark.parametrize("process", ["steady", "trending", "slowing"])

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
-
-def _load(monkeypatch, name):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # for `_common`
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -56,8 +44,8 @@ JQ_SMAPE = (400 / 26) / 4
 JQ_OWA = 0.5 * (JQ_SMAPE / NAIVE_SMAPE + 0.5 / 1.25)
 
 
-def test_point_scores_by_hand(run, monkeypatch):
-    common = _load(monkeypatch, "_common")
+def test_point_scores_by_hand(run, load_benchmark):
+    common = load_benchmark("_common")
     points = common.point_scores(run / "train.csv", run / "test.csv", run / "run")
     assert points.scores("Naive2") == pytest.approx((NAIVE_SMAPE, 1.25))
     assert points.scores("jqforecast") == pytest.approx((JQ_SMAPE, 0.5))
@@ -69,8 +57,8 @@ def test_point_scores_by_hand(run, monkeypatch):
     assert list(short.scale) == [1.0, 2.0]
 
 
-def test_point_combo_probe_scores_combinations(run, monkeypatch, capsys):
-    probe = _load(monkeypatch, "point_combo_probe")
+def test_point_combo_probe_scores_combinations(run, load_benchmark, monkeypatch, capsys):
+    probe = load_benchmark("point_combo_probe")
     out = run / "probe.json"
     argv = ["point_combo_probe.py", "--train", str(run / "train.csv"), "--test"]
     argv += [str(run / "test.csv"), "--run", str(run / "run"), "--out", str(out)]

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "weight_learning_phases.py"
 
 
 @pytest.fixture
-def script(monkeypatch):
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # for its `_common`
-    spec = importlib.util.spec_from_file_location("weight_learning_phases", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_benchmark):
+    return load_benchmark("weight_learning_phases")
 
 
 def test_phases_measure_wall_busy_and_idle_per_map_call(script):

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "seed_spread.py"
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("seed_spread", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def script(load_benchmark):
+    return load_benchmark("seed_spread")
 
 
 def _run(tmp_path, seed, owa, draws=4000, **recorded):
@@ -38,12 +32,12 @@ def _run(tmp_path, seed, owa, draws=4000, **recorded):
     return d
 
 
-def test_spread_over_three_seeds(tmp_path, monkeypatch, capsys):
+def test_spread_over_three_seeds(script, tmp_path, monkeypatch, capsys):
     runs = [_run(tmp_path, s, v) for s, v in [(0, 0.838), (1, 0.842), (2, 0.834)]]
     out = tmp_path / "spread.json"
     argv = ["seed_spread", *map(str, runs), "--models", "jqforecast", "--out", str(out)]
     monkeypatch.setattr(sys, "argv", argv)
-    _script().main()
+    script.main()
     rows = {r["metric"]: r for r in json.loads(out.read_text())["table"]}
     assert rows["owa"]["mean"] == pytest.approx(0.838)
     assert rows["owa"]["sd"] == pytest.approx(0.004)  # sample sd of 0.838 ± 0.004
@@ -52,16 +46,16 @@ def test_spread_over_three_seeds(tmp_path, monkeypatch, capsys):
     assert "seed 2" in capsys.readouterr().out
 
 
-def test_runs_that_differ_in_more_than_the_seed_are_refused(tmp_path, monkeypatch, capsys):
+def test_runs_that_differ_in_more_than_the_seed_are_refused(script, tmp_path, monkeypatch, capsys):
     runs = [_run(tmp_path, 0, 0.84), _run(tmp_path, 1, 0.83, draws=1000)]
     monkeypatch.setattr(sys, "argv", ["seed_spread", *map(str, runs)])
     with pytest.raises(SystemExit) as exc:
-        _script().main()
+        script.main()
     assert exc.value.code == 2 and "'draws'" in capsys.readouterr().err
 
 
 def test_runs_with_the_shipped_weights_are_not_mixed_with_learned_ones(
-    tmp_path, monkeypatch, capsys
+    script, tmp_path, monkeypatch, capsys
 ):
     """A run made before ``weights_from`` was recorded counts as learned weights."""
     older, learned = _run(tmp_path, 0, 0.84), _run(tmp_path, 1, 0.83, weights_from="learned")
@@ -69,8 +63,8 @@ def test_runs_with_the_shipped_weights_are_not_mixed_with_learned_ones(
     monkeypatch.setattr(
         sys, "argv", ["seed_spread", str(older), str(learned), "--out", str(tmp_path / "a.json")]
     )
-    _script().main()
+    script.main()
     monkeypatch.setattr(sys, "argv", ["seed_spread", str(learned), str(shipped)])
     with pytest.raises(SystemExit) as exc:
-        _script().main()
+        script.main()
     assert exc.value.code == 2 and "'weights_from'" in capsys.readouterr().err
